@@ -8,7 +8,6 @@ standard library's `os`, because the `uapi` command loads it on every call.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 MODULE = "Tokens"
 """The UAPI module that tokend implements."""
@@ -76,100 +75,32 @@ def resolve_socket_path(explicit: str | None = None) -> str:
     return os.environ.get(ENV_SOCKET) or default_socket_path()
 
 
-@dataclass(frozen=True)
-class Param:
-    """One parameter of a UAPI function, as the daemon checks it and `uapi --help` shows it."""
-
-    name: str
-    description: str
-    required: bool = False
-    repeatable: bool = False
-
-
-@dataclass(frozen=True)
-class Function:
-    """One UAPI function of the Tokens module with the parameters it accepts."""
-
-    name: str
-    summary: str
-    params: tuple[Param, ...]
-    generic_params: tuple[Param, ...] = ()
-
-    @property
-    def method(self) -> str:
-        return method_name(self.name)
-
-
-USER_PARAM = Param(
-    API_USER,
-    "act on this account's tokens; only root may name an account other than its own",
+# Param, Function and the function table are defined in `functions`, which `protocol`
+# imports on the first access to one of them, so that the `uapi` command does not pay for
+# importing `dataclasses` on every call.
+_FUNCTION_NAMES = frozenset(
+    {"Param", "Function", "USER_PARAM", "LIST_GENERIC_PARAMS", "NAME_RULE", "FUNCTIONS"}
 )
 
-LIST_GENERIC_PARAMS = (
-    USER_PARAM,
-    Param("api.sort_column", "sort by this field (default: name)"),
-    Param("api.sort_reverse", "1 to sort in descending order, 0 (default) ascending"),
-    Param("api.paginate_size", "number of records per page"),
-    Param("api.paginate_start", "1-based index of the first record to return"),
-    Param("api.filter_column", "field to filter on"),
-    Param("api.filter_type", "contains (default), eq, begins, lt or gt"),
-    Param("api.filter_term", "value to compare the field with"),
-)
+# mypy treats a name TYPE_CHECKING as true wherever it comes from, so this block gives it the
+# types without importing `typing` at run time.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .functions import FUNCTIONS as FUNCTIONS
+    from .functions import LIST_GENERIC_PARAMS as LIST_GENERIC_PARAMS
+    from .functions import NAME_RULE as NAME_RULE
+    from .functions import USER_PARAM as USER_PARAM
+    from .functions import Function as Function
+    from .functions import Param as Param
 
-NAME_RULE = "1 to 50 characters from A-Z a-z 0-9 _ -"
 
-FUNCTIONS: dict[str, Function] = {
-    CREATE: Function(
-        CREATE,
-        "Create a token with full access to the account; its value is shown only once.",
-        (
-            Param("name", f"the token's name: {NAME_RULE}, unique in the account", True),
-            Param(
-                "expires_at",
-                "expiry as Unix time in seconds or a date YYYY-MM-DD; 0 or absent: never",
-            ),
-        ),
-        (USER_PARAM,),
-    ),
-    LIST: Function(
-        LIST,
-        "List the account's tokens, by name unless a sort column is given.",
-        (),
-        LIST_GENERIC_PARAMS,
-    ),
-    RENAME: Function(
-        RENAME,
-        "Rename a token; its value, creation time and expiry stay the same.",
-        (
-            Param("name", "the token's current name", True),
-            Param("new_name", f"the new name: {NAME_RULE}, not already taken", True),
-        ),
-        (USER_PARAM,),
-    ),
-    REVOKE: Function(
-        REVOKE,
-        "Revoke one or more tokens; names that do not exist are reported as warnings.",
-        (
-            Param(
-                "name",
-                "a token to revoke; repeat it (or use name-0, name-1, ...) for several",
-                True,
-                True,
-            ),
-        ),
-        (USER_PARAM,),
-    ),
-    VERIFY: Function(
-        VERIFY,
-        "Check a token presented by a client; return its list entry when it is valid.",
-        (
-            Param("user", "the account that the token is said to belong to", True),
-            Param("token", "the 32-character token value", True),
-        ),
-        (),
-    ),
-}
-"""The Tokens functions by UAPI function name."""
+def __getattr__(name: str) -> object:
+    if name in _FUNCTION_NAMES:
+        from . import functions
+
+        return getattr(functions, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 RESULT_KEYS = ("data", "errors", "messages", "metadata", "status", "warnings")
 """The keys of every UAPI result object."""
