@@ -9,11 +9,17 @@ from __future__ import annotations
 
 import json
 
+# mypy treats a name TYPE_CHECKING as true wherever it comes from. Importing `typing` at run
+# time would slow the command's start-up.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
 FORMATS = ("yaml", "json", "jsonpretty", "xml")
 DEFAULT_FORMAT = "yaml"
 
 
-def render(document: dict[str, object], output_format: str) -> str:
+def render(document: Mapping[str, object], output_format: str) -> str:
     """Return `document` written in `output_format`, one of FORMATS, ending with a newline."""
     if output_format == "yaml":
         return _render_yaml(document)
@@ -28,7 +34,7 @@ def render(document: dict[str, object], output_format: str) -> str:
     raise ValueError(f"unknown output format {output_format!r}; expected one of {FORMATS}")
 
 
-def _render_yaml(document: dict[str, object]) -> str:
+def _render_yaml(document: Mapping[str, object]) -> str:
     import yaml
 
     # CSafeDumper is the same safe dumper on libyaml, and exists only when PyYAML was built
