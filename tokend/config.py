@@ -51,6 +51,11 @@ class Config:
     keepalive_timeout_s: float = 15.0
     shutdown_timeout_s: float = 10.0
     expiring_soon_s: int = 24 * 60 * 60
+    verify_cache_ttl_s: float = 60.0
+    verify_cache_max_entries: int = 100_000
+    verify_failure_window_s: float = 60.0
+    verify_failure_limit: int = 10
+    verify_failure_limit_per_uid: int = 60
 
 
 def _path(value: object) -> Path:
@@ -116,6 +121,11 @@ _CONVERTERS: dict[str, Callable[[object], Any]] = {
     "keepalive_timeout_s": _positive_seconds,
     "shutdown_timeout_s": _positive_seconds,
     "expiring_soon_s": _positive_int,
+    "verify_cache_ttl_s": _positive_seconds,
+    "verify_cache_max_entries": _positive_int,
+    "verify_failure_window_s": _positive_seconds,
+    "verify_failure_limit": _positive_int,
+    "verify_failure_limit_per_uid": _positive_int,
 }
 
 _ENVIRONMENT = {

@@ -11,6 +11,9 @@ before it serves anything.
 
 from __future__ import annotations
 
+import datetime
+import math
+
 
 class TokendError(Exception):
     """Base class of all tokend errors."""
@@ -119,3 +122,38 @@ def _show(value: object) -> str:
         return text
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+class InvalidTokenError(UapiError):
+    """Verification failed. One message for every cause, so a guesser learns nothing."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Invalid token: the account name or the token is wrong, or the token was revoked."
+        )
+
+
+class TokenExpiredError(UapiError):
+    """The presented token matched, but its expiry time has passed."""
+
+    def __init__(self, account: str, name: str, expires_at: int) -> None:
+        super().__init__(
+            f'The token "{name}" of the account "{account}" expired at {expires_at} '
+            f"({_utc(expires_at)}). Create a new token, or ask the account to."
+        )
+
+
+class RateLimitedError(UapiError):
+    """Too many failed verifications; the attempt was refused without checking the token."""
+
+    def __init__(self, subject: str, retry_after_s: float) -> None:
+        seconds = max(1, math.ceil(retry_after_s))
+        super().__init__(
+            f"Too many failed verifications for {subject}; this attempt was refused without "
+            f"checking the token. Retry in {seconds} seconds."
+        )
+
+
+def _utc(timestamp: int) -> str:
+    moment = datetime.datetime.fromtimestamp(timestamp, tz=datetime.UTC)
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")

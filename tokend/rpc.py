@@ -60,6 +60,7 @@ class Dispatcher:
             protocol.LIST: functions.list,
             protocol.RENAME: functions.rename,
             protocol.REVOKE: functions.revoke,
+            protocol.VERIFY: functions.verify,
         }
         self._methods = {
             protocol.method_name(name): _json_rpc_method(protocol.method_name(name), function)

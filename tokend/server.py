@@ -8,11 +8,13 @@ request says about itself is trusted.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import pwd
 import signal
 import socket
 import struct
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -122,7 +124,20 @@ def make_app(config: Config, store: Store, hasher: Hasher) -> web.Application:
     app[CONFIG_KEY] = config
     app[DISPATCHER_KEY] = Dispatcher(functions, config.max_batch_size)
     app.router.add_post("/", handle_rpc)
+    app.cleanup_ctx.append(_housekeeping(functions))
     return app
+
+
+def _housekeeping(functions: TokenFunctions) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def run_in_background(app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(functions.verifier.run_housekeeping())
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        functions.verifier.housekeeping()
+
+    return run_in_background
 
 
 async def serve(config: Config) -> None:

@@ -24,6 +24,7 @@ from .errors import (
     AccessDeniedError,
     DuplicateNameError,
     InvalidParameterError,
+    InvalidTokenError,
     MissingParameterError,
     NoSuchAccountError,
     UnknownParameterError,
@@ -32,6 +33,7 @@ from .hashing import Hasher
 from .listing import ListView
 from .names import check_name, parse_expires_at, scalar_text
 from .store import LookupIdTakenError, Store, TokenRecord
+from .verification import Verifier
 
 logger = logging.getLogger(__name__)
 
@@ -108,6 +110,7 @@ class TokenFunctions:
         self._store = store
         self._hasher = hasher
         self._clock = clock
+        self.verifier = Verifier(config, store, hasher)
 
     def _now(self) -> int:
         return int(self._clock())
@@ -187,6 +190,20 @@ class TokenFunctions:
             if name not in removed_set
         ]
         return UapiResult(data=1, warnings=warnings or None, metadata={"revoked": removed})
+
+    async def verify(self, caller: Caller, params: Params) -> UapiResult:
+        """Check a presented token; return its list entry when it is valid and unexpired."""
+        check_param_names(protocol.VERIFY, params)
+        account = scalar_text("user", require(params, "user", "the token's account"), "an account")
+        if account != caller.account and not caller.is_root:
+            raise AccessDeniedError(caller.account, account)
+        token = require(params, "token", "the 32-character token")
+        if not isinstance(token, str):
+            # The value is not echoed: it may be a real token sent with the wrong JSON type.
+            raise InvalidTokenError
+        stored = await self.verifier.verify(caller.uid, account, token)
+        entry = list_entry(stored.record, self._now(), self._config.expiring_soon_s)
+        return UapiResult(data=entry)
 
 
 def check_param_names(function_name: str, params: Params) -> None:
