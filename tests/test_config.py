@@ -132,3 +132,47 @@ def test_live_socket_is_not_stolen(daemon: Daemon) -> None:
     assert daemon.call("list")["status"] == 1
     with socket.socket(socket.AF_UNIX) as probe:
         probe.connect(daemon.socket_path)
+
+
+def test_shared_socket_directory_is_refused(workdir: Path) -> None:
+    run = workdir / "run"
+    run.mkdir()
+    run.chmod(0o777)
+    completed = run_tokend("--socket", str(run / "s.sock"), "--database", str(workdir / "db" / "t"))
+    assert completed.returncode == 1
+    assert "writable by group or others" in completed.stderr
+    assert not (run / "s.sock").exists()
+
+
+def test_overlong_socket_path_is_explained(workdir: Path) -> None:
+    path = workdir / ("x" * 120) / "s.sock"
+    completed = run_tokend("--socket", str(path), "--database", str(workdir / "db" / "t.db"))
+    assert completed.returncode == 1
+    assert "Cannot listen on the socket" in completed.stderr
+    assert "None" not in completed.stderr
+    assert "Traceback" not in completed.stderr
+
+
+def _defaults_with(environ: dict[str, str]) -> tuple[str, str]:
+    from tokend.config import default_database_path
+    from tokend_client.protocol import default_socket_path
+
+    for name in ("XDG_RUNTIME_DIR", "XDG_STATE_HOME", "TMPDIR"):
+        os.environ.pop(name, None)
+    os.environ.update(environ)
+    return default_socket_path(), str(default_database_path())
+
+
+@pytest.mark.root
+def test_default_paths_for_other_users() -> None:
+    from .helpers import run_as
+
+    with_runtime = run_as(
+        "nobody", _defaults_with, {"XDG_RUNTIME_DIR": "/run/user/65534", "HOME": "/home/n"}
+    )
+    assert with_runtime == (
+        "/run/user/65534/tokend/tokend.sock",
+        "/home/n/.local/state/tokend/tokens.db",
+    )
+    without_runtime = run_as("nobody", _defaults_with, {"HOME": "/home/n"})
+    assert without_runtime[0] == "/tmp/tokend-65534/tokend.sock"

@@ -91,22 +91,42 @@ def bind_unix_socket(path: Path, mode: int, group: str | None) -> socket.socket:
         listener.listen(128)
     except OSError as error:
         listener.close()
-        raise StartupError(f"Cannot listen on the socket {path}: {error.strerror}.") from None
+        reason = error.strerror or str(error)
+        raise StartupError(f"Cannot listen on the socket {path}: {reason}.") from None
     return listener
 
 
 def _make_socket_directory(directory: Path) -> None:
     if directory.is_dir():
+        _check_socket_directory(directory)
         return
+    # Root's daemon serves every account, so its directory is 0755 and the socket's own mode
+    # decides who may connect. Another user's daemon is personal, so its directory is private.
+    mode = 0o755 if os.geteuid() == 0 else 0o700
     try:
-        # 0755: every account must be able to reach the socket; its own mode decides who may
-        # connect.
-        directory.mkdir(mode=0o755, parents=True)
+        directory.mkdir(mode=mode, parents=True)
     except OSError as error:
         raise StartupError(
             f"Cannot create the socket directory {directory}: {error.strerror}. "
             "Create it, or choose another path with --socket."
         ) from None
+
+
+def _check_socket_directory(directory: Path) -> None:
+    """Reject a directory in which another account could replace the socket."""
+    info = directory.stat()
+    if info.st_uid not in (0, os.geteuid()):
+        raise StartupError(
+            f"The socket directory {directory} belongs to uid {info.st_uid}, not to this "
+            "user or root. Remove it or choose another path with --socket."
+        )
+    shared = info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+    if shared and not info.st_mode & stat.S_ISVTX:
+        raise StartupError(
+            f"The socket directory {directory} is writable by group or others "
+            f"(mode {stat.S_IMODE(info.st_mode):04o}). Run `chmod go-w {directory}` or choose "
+            "another path with --socket."
+        )
 
 
 def _remove_stale_socket(path: Path) -> None:
