@@ -1,0 +1,206 @@
+"""The aiohttp application and the daemon's life cycle on a Unix socket.
+
+The caller of every request is the local account that owns the connecting process, read from
+the socket's peer credentials (SO_PEERCRED) and looked up in the passwd database. Nothing the
+request says about itself is trusted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import pwd
+import signal
+import socket
+import struct
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from tokend_client import protocol
+
+from . import systemd
+from .config import Config
+from .files import bind_unix_socket
+from .hashing import PROFILES, Hasher
+from .rpc import Dispatcher, error_reply
+from .store import Store
+from .uapi import Caller, TokenFunctions
+
+logger = logging.getLogger(__name__)
+
+_PEERCRED = struct.Struct("3i")
+
+CONFIG_KEY = web.AppKey("config", Config)
+DISPATCHER_KEY = web.AppKey("dispatcher", Dispatcher)
+
+
+class UnknownCallerError(Exception):
+    """The peer's uid has no passwd entry, so it cannot be mapped to an account."""
+
+    def __init__(self, uid: int) -> None:
+        super().__init__(
+            f"Access denied: uid {uid} has no entry in the passwd database, so it has no "
+            "account whose tokens it could manage."
+        )
+        self.uid = uid
+
+
+def identify_caller(request: web.BaseRequest) -> Caller:
+    """Return the account of the process on the other end of the request's connection."""
+    transport = request.transport
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is None:
+        raise RuntimeError("the request has no socket to read peer credentials from")
+    credentials = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _PEERCRED.size)
+    _pid, uid, _gid = _PEERCRED.unpack(credentials)
+    try:
+        account = pwd.getpwuid(uid).pw_name
+    except KeyError:
+        raise UnknownCallerError(uid) from None
+    return Caller(uid=uid, account=account)
+
+
+def _json_error(status: int, code: int, message: str) -> web.Response:
+    return web.json_response(error_reply(code, message), status=status)
+
+
+async def handle_rpc(request: web.Request) -> web.StreamResponse:
+    """Answer one HTTP request that carries a JSON-RPC call or batch."""
+    config = request.app[CONFIG_KEY]
+    try:
+        caller = identify_caller(request)
+    except UnknownCallerError as error:
+        logger.info("event=request_rejected uid=%s reason=unknown_uid", error.uid)
+        return _json_error(403, protocol.UNKNOWN_CALLER, str(error))
+
+    limit = config.max_request_bytes
+    too_large = f"Request too large: the limit is {limit} bytes. Send fewer calls per batch."
+    if request.content_length is not None and request.content_length > limit:
+        logger.info("event=request_rejected account=%s reason=too_large", caller.account)
+        return _json_error(413, protocol.REQUEST_TOO_LARGE, too_large)
+
+    try:
+        async with asyncio.timeout(config.request_timeout_s):
+            body = await request.read()
+            reply = await request.app[DISPATCHER_KEY].dispatch(body, caller)
+    except web.HTTPRequestEntityTooLarge:
+        logger.info("event=request_rejected account=%s reason=too_large", caller.account)
+        return _json_error(413, protocol.REQUEST_TOO_LARGE, too_large)
+    except TimeoutError:
+        # NOTE: a write already under way still commits; only its reply is lost.
+        logger.info("event=request_timed_out account=%s", caller.account)
+        return _json_error(
+            408,
+            protocol.REQUEST_TIMEOUT,
+            f"Request timed out after {config.request_timeout_s:g} seconds.",
+        )
+
+    if reply is None:
+        return web.Response(status=204)
+    return web.json_response(reply)
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Answer requests that aiohttp rejects itself (wrong path or method) with JSON."""
+    try:
+        response: web.StreamResponse = await handler(request)
+    except web.HTTPException as error:
+        if error.status < 400:
+            raise
+        message = f"{error.reason}: send JSON-RPC 2.0 requests as POST to /."
+        return _json_error(error.status, protocol.INVALID_REQUEST, message)
+    return response
+
+
+def make_app(config: Config, store: Store, hasher: Hasher) -> web.Application:
+    """Build the aiohttp application that serves the Tokens functions."""
+    app = web.Application(client_max_size=config.max_request_bytes, middlewares=[json_errors])
+    functions = TokenFunctions(config, store, hasher)
+    app[CONFIG_KEY] = config
+    app[DISPATCHER_KEY] = Dispatcher(functions, config.max_batch_size)
+    app.router.add_post("/", handle_rpc)
+    app.cleanup_ctx.append(_housekeeping(functions))
+    return app
+
+
+def _housekeeping(functions: TokenFunctions) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def run_in_background(app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(functions.verifier.run_housekeeping())
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        functions.verifier.housekeeping()
+
+    return run_in_background
+
+
+async def serve(config: Config) -> None:
+    """Run the daemon until SIGTERM or SIGINT, then drain requests and close the store."""
+    profile = PROFILES[config.hash_profile]
+    if profile.test_only:
+        logger.warning("event=insecure_profile profile=%s use=tests_only", profile.name)
+
+    store = await Store.open(config.database_path)
+    hasher = Hasher(profile, config.hash_workers)
+    runner = web.AppRunner(
+        make_app(config, store, hasher),
+        handle_signals=False,
+        access_log=None,
+        shutdown_timeout=config.shutdown_timeout_s,
+        keepalive_timeout=config.keepalive_timeout_s,
+    )
+    bound_path: Path | None = None
+    try:
+        await runner.setup()
+        listener, bound_path = _listen(config)
+        await web.SockSite(runner, listener).start()
+        logger.info(
+            "event=started socket=%s database=%s profile=%s",
+            listener.getsockname(),
+            config.database_path,
+            profile.name,
+        )
+        _notify("READY=1")
+
+        await _wait_for_stop_signal()
+        _notify("STOPPING=1")
+        logger.info("event=stopping timeout_s=%g", config.shutdown_timeout_s)
+    finally:
+        await runner.cleanup()
+        hasher.close()
+        await store.close()
+    if bound_path is not None:
+        bound_path.unlink(missing_ok=True)
+    logger.info("event=stopped")
+
+
+def _notify(message: str) -> None:
+    try:
+        systemd.notify(message)
+    except OSError as error:
+        # The service manager may have gone away; serving matters more than telling it.
+        logger.warning("event=notify_failed message=%s error=%s", message, error.strerror)
+
+
+def _listen(config: Config) -> tuple[socket.socket, Path | None]:
+    """Return the listening socket and, when tokend bound it itself, its path."""
+    inherited = systemd.inherited_socket()
+    systemd.forget_listen_environment()
+    if inherited is not None:
+        return inherited, None
+    listener = bind_unix_socket(config.socket_path, config.socket_mode, config.socket_group)
+    return listener, config.socket_path
+
+
+async def _wait_for_stop_signal() -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signal_number in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signal_number, stop.set)
+    await stop.wait()

@@ -1,0 +1,237 @@
+"""The token store: SQLite through aiosqlite.
+
+The store keeps two connections to one database in WAL mode. The writer runs every write in a
+`BEGIN IMMEDIATE` transaction under one asyncio lock, because aiosqlite shares a connection
+between coroutines and interleaved transactions would commit or roll back each other's work.
+The reader serves lists and lookups; under WAL it sees only committed rows, never the writer's
+open transaction. `synchronous=FULL` makes each commit durable before the method returns, so a
+reply sent after it describes a write that survives a crash or power loss.
+
+The store raises and never logs; the service layer logs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import aiosqlite
+
+from .errors import DuplicateNameError, StorageUnavailableError, TokenNotFoundError
+from .files import prepare_database_path
+from .migrations import apply_migrations
+
+T = TypeVar("T")
+
+BUSY_TIMEOUT_MS = 5000
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    """A token's public fields, as `Tokens::list` reports them."""
+
+    name: str
+    create_time: int
+    expires_at: int | None
+
+
+@dataclass(frozen=True)
+class StoredToken:
+    """A token row with what verification needs: its account and its secret's hash."""
+
+    account: str
+    record: TokenRecord
+    secret_hash: str
+
+
+class LookupIdTakenError(Exception):
+    """The random lookup id of a new token collides with an existing one."""
+
+
+class Store:
+    """Reads and writes tokens; every write is committed before its method returns."""
+
+    def __init__(self, writer: aiosqlite.Connection, reader: aiosqlite.Connection) -> None:
+        self._writer = writer
+        self._reader = reader
+        self._write_lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: Path) -> Store:
+        """Open (creating if needed) the database at `path` and apply pending migrations.
+
+        Raises `StartupError` when the path or its directory is unsafe or the schema is newer
+        than this version of tokend.
+        """
+        prepare_database_path(path)
+        writer = await _connect(path)
+        try:
+            await writer.execute("PRAGMA journal_mode=WAL")
+            await apply_migrations(writer)
+            reader = await _connect(path)
+        except BaseException:
+            await writer.close()
+            raise
+        return cls(writer, reader)
+
+    async def close(self) -> None:
+        """Wait for a running write to finish, then close both connections."""
+        async with self._write_lock:
+            await self._reader.close()
+            await self._writer.close()
+
+    async def has_name(self, account: str, name: str) -> bool:
+        """Return whether `account` has a token named `name` (case-sensitive)."""
+        return await _has_name(self._reader, account, name)
+
+    async def list_tokens(self, account: str) -> list[TokenRecord]:
+        """Return all of the account's tokens in no particular order."""
+        query = "SELECT name, create_time, expires_at FROM tokens WHERE account = ?"
+        async with self._reader.execute(query, (account,)) as cursor:
+            rows = await cursor.fetchall()
+        return [TokenRecord(row[0], row[1], row[2]) for row in rows]
+
+    async def find_by_lookup_id(self, lookup_id: str) -> StoredToken | None:
+        """Return the token whose lookup id is `lookup_id`, or None."""
+        query = (
+            "SELECT account, name, create_time, expires_at, secret_hash FROM tokens "
+            "WHERE lookup_id = ?"
+        )
+        async with self._reader.execute(query, (lookup_id,)) as cursor:
+            row = await cursor.fetchone()
+        if row is None:
+            return None
+        return StoredToken(row[0], TokenRecord(row[1], row[2], row[3]), row[4])
+
+    async def insert(
+        self, account: str, record: TokenRecord, lookup_id: str, secret_hash: str
+    ) -> None:
+        """Add a token. Raises `DuplicateNameError` or `LookupIdTakenError`."""
+
+        async def work(db: aiosqlite.Connection) -> None:
+            if await _has_name(db, account, record.name):
+                raise DuplicateNameError(account, record.name)
+            if await _has_lookup_id(db, lookup_id):
+                raise LookupIdTakenError
+            await db.execute(
+                "INSERT INTO tokens (account, name, lookup_id, secret_hash, create_time, "
+                "expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    account,
+                    record.name,
+                    lookup_id,
+                    secret_hash,
+                    record.create_time,
+                    record.expires_at,
+                ),
+            )
+
+        await self._write(work)
+
+    async def rename(self, account: str, name: str, new_name: str) -> None:
+        """Rename a token. Raises `TokenNotFoundError` or `DuplicateNameError`."""
+
+        async def work(db: aiosqlite.Connection) -> None:
+            if not await _has_name(db, account, name):
+                raise TokenNotFoundError(account, name)
+            if name == new_name:
+                return
+            if await _has_name(db, account, new_name):
+                raise DuplicateNameError(account, new_name)
+            await db.execute(
+                "UPDATE tokens SET name = ? WHERE account = ? AND name = ?",
+                (new_name, account, name),
+            )
+
+        await self._write(work)
+
+    async def revoke(self, account: str, names: Iterable[str]) -> list[str]:
+        """Delete the named tokens in one transaction and return the names that existed."""
+        wanted = list(names)
+
+        async def work(db: aiosqlite.Connection) -> list[str]:
+            removed = []
+            for name in wanted:
+                cursor = await db.execute(
+                    "DELETE FROM tokens WHERE account = ? AND name = ?", (account, name)
+                )
+                if cursor.rowcount > 0:
+                    removed.append(name)
+            return removed
+
+        return await self._write(work)
+
+    async def _write(self, work: Callable[[aiosqlite.Connection], Awaitable[T]]) -> T:
+        # Shielded: a caller that times out or disconnects must not cancel a transaction
+        # halfway, which would leave the writer connection inside an open transaction.
+        task = asyncio.ensure_future(self._transaction(work))
+        task.add_done_callback(_retrieve_exception)
+        return await asyncio.shield(task)
+
+    async def _transaction(self, work: Callable[[aiosqlite.Connection], Awaitable[T]]) -> T:
+        async with self._write_lock:
+            try:
+                await self._writer.execute("BEGIN IMMEDIATE")
+                result = await work(self._writer)
+                await self._writer.execute("COMMIT")
+            except BaseException as error:
+                await self._rollback()
+                if isinstance(error, sqlite3.OperationalError):
+                    raise StorageUnavailableError(_describe(error)) from None
+                raise
+            return result
+
+    async def _rollback(self) -> None:
+        if self._writer.in_transaction:
+            # SQLite may already have rolled back after an I/O or disk-full error.
+            with contextlib.suppress(sqlite3.OperationalError):
+                await self._writer.execute("ROLLBACK")
+
+
+async def _connect(path: Path) -> aiosqlite.Connection:
+    db = await aiosqlite.connect(path, isolation_level=None)
+    for pragma in (
+        f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",
+        "PRAGMA synchronous=FULL",
+        "PRAGMA foreign_keys=ON",
+    ):
+        await db.execute(pragma)
+    return db
+
+
+async def _has_name(db: aiosqlite.Connection, account: str, name: str) -> bool:
+    query = "SELECT 1 FROM tokens WHERE account = ? AND name = ?"
+    async with db.execute(query, (account, name)) as cursor:
+        return await cursor.fetchone() is not None
+
+
+async def _has_lookup_id(db: aiosqlite.Connection, lookup_id: str) -> bool:
+    async with db.execute("SELECT 1 FROM tokens WHERE lookup_id = ?", (lookup_id,)) as cursor:
+        return await cursor.fetchone() is not None
+
+
+def _describe(error: sqlite3.OperationalError) -> str:
+    """Name an SQLite failure in plain words, without SQL or file paths."""
+    code = getattr(error, "sqlite_errorcode", None)
+    reasons = {
+        sqlite3.SQLITE_FULL: "the disk is full",
+        sqlite3.SQLITE_READONLY: "the database is read-only",
+        sqlite3.SQLITE_IOERR: "an I/O error occurred",
+        sqlite3.SQLITE_BUSY: "the database is locked by another process",
+        sqlite3.SQLITE_CANTOPEN: "the database file cannot be opened",
+    }
+    if code is None:
+        return "a database error occurred"
+    return reasons.get(code & 0xFF, f"SQLite error code {code}")
+
+
+def _retrieve_exception(task: asyncio.Task[object]) -> None:
+    # Marks the exception of an abandoned write as seen; the caller that awaited it has
+    # already received it, or timed out and answered with a timeout error.
+    if not task.cancelled():
+        task.exception()
