@@ -3,8 +3,8 @@
 jsonrpcserver 5 has three habits that this module works around. It sends `str(exception)` to
 the caller when a method raises, so every method catches first and maps errors through one
 table. It rejects a whole batch when one element is malformed, so the body is parsed and each
-element validated here, and only well-formed calls reach the library, one at a time. It answers
-a notification with nothing, which the server sends as HTTP 204.
+element validated here, and only well-formed calls reach the library, one at a time. It returns
+nothing for a notification, which the server sends as HTTP 204.
 
 Batch elements run one after another, in order, so a batch that creates then renames a token
 behaves like the same calls sent separately.
@@ -36,7 +36,7 @@ _REQUEST_KEYS = frozenset(("jsonrpc", "method", "params", "id"))
 
 
 class RequestError(Exception):
-    """A JSON-RPC error detected before dispatch, with the id to answer it under."""
+    """A JSON-RPC error detected before dispatch, with the request id for its response."""
 
     def __init__(self, code: int, message: str, request_id: object = None) -> None:
         super().__init__(message)
@@ -119,6 +119,7 @@ class Dispatcher:
             raise RequestError(
                 protocol.INVALID_REQUEST, "Invalid request: each call must be a JSON object."
             )
+
         request_id = element.get("id")
         if not _is_valid_id(request_id):
             raise RequestError(
@@ -139,6 +140,7 @@ class Dispatcher:
                 'Invalid request: "jsonrpc" must be "2.0".',
                 request_id,
             )
+
         method = element.get("method")
         if not isinstance(method, str):
             raise RequestError(
@@ -152,6 +154,7 @@ class Dispatcher:
                 f"Method not found: {method[:80]!r}. Methods: {', '.join(self._methods)}.",
                 request_id,
             )
+
         params = element.get("params", {})
         if not isinstance(params, dict):
             raise RequestError(

@@ -1,8 +1,8 @@
 """The aiohttp application and the daemon's life cycle on a Unix socket.
 
 The caller of every request is the local account that owns the connecting process, read from
-the socket's peer credentials (SO_PEERCRED) and looked up in the passwd database. Nothing the
-request says about itself is trusted.
+the socket's peer credentials (SO_PEERCRED) and looked up in the passwd database. No claim
+made inside the request is trusted.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def _json_error(status: int, code: int, message: str) -> web.Response:
 
 
 async def handle_rpc(request: web.Request) -> web.StreamResponse:
-    """Answer one HTTP request that carries a JSON-RPC call or batch."""
+    """Handle one HTTP request that carries a JSON-RPC call or batch."""
     config = request.app[CONFIG_KEY]
     try:
         caller = identify_caller(request)
@@ -106,7 +106,7 @@ async def handle_rpc(request: web.Request) -> web.StreamResponse:
 
 @web.middleware
 async def json_errors(request: web.Request, handler: Any) -> web.StreamResponse:
-    """Answer requests that aiohttp rejects itself (wrong path or method) with JSON."""
+    """Turn aiohttp's own rejections (wrong path or method) into JSON-RPC error bodies."""
     try:
         response: web.StreamResponse = await handler(request)
     except web.HTTPException as error:

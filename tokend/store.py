@@ -231,7 +231,7 @@ def _describe(error: sqlite3.OperationalError) -> str:
 
 
 def _retrieve_exception(task: asyncio.Task[object]) -> None:
-    # Marks the exception of an abandoned write as seen; the caller that awaited it has
-    # already received it, or timed out and answered with a timeout error.
+    # Marks the exception of an abandoned write as retrieved. The caller that awaited the
+    # write has already received the exception, or timed out and replied with a timeout error.
     if not task.cancelled():
         task.exception()

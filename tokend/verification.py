@@ -2,8 +2,9 @@
 
 A verification costs one indexed read by the token's 8-character lookup id and one argon2id
 check of the secret part, which runs in the hasher's thread pool. After a success, a keyed
-BLAKE2b digest of account and token is cached for `verify_cache_ttl_s`, so a service that
-checks the same token on every request pays argon2 once. A cache hit still reads the token's
+BLAKE2b digest of account and token is cached until it has gone unused for
+`verify_cache_ttl_s`, so a service that checks the same token on every request pays argon2
+once. A cache hit still reads the token's
 row, so revoking or expiring a token takes effect at once: the cache only skips argon2, never
 the row checks.
 
@@ -117,6 +118,9 @@ class Verifier:
         if entry.valid_until <= now:
             del self._cache[digest]
             return None
+        # Each use extends the entry, so a token in steady use stays cached and keeps
+        # verifying while guesses on its lookup id are being refused.
+        self._remember(digest, entry.secret_hash, now)
         return entry
 
     def _remember(self, digest: bytes, secret_hash: str, now: float) -> None:
