@@ -9,7 +9,6 @@ the end of the connection.
 
 from __future__ import annotations
 
-import contextlib
 import socket
 import time
 
@@ -61,10 +60,13 @@ def _request_head(content_length: int) -> bytes:
 
 
 def _send(sock: socket.socket, request: bytes) -> None:
-    # A server that rejects a request early (HTTP 413 for an oversize body) may close its
-    # side before reading all of it, and its reply may still be waiting to be read.
-    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+    # contextlib.suppress would cost the command another import.
+    try:  # noqa: SIM105
         sock.sendall(request)
+    except (BrokenPipeError, ConnectionResetError):
+        # A server that rejects a request early (HTTP 413 for an oversize body) may close
+        # its side before reading all of it, and its reply may still be waiting to be read.
+        pass
 
 
 class _ClosedEarly(Exception):
@@ -112,9 +114,9 @@ class _Reader:
         return self._take(len(self._buffer))
 
     def _take(self, size: int) -> bytes:
-        taken = bytes(self._buffer[:size])
+        head = bytes(self._buffer[:size])
         del self._buffer[:size]
-        return taken
+        return head
 
 
 def _read_reply(reader: _Reader) -> tuple[int, bytes]:

@@ -408,3 +408,52 @@ def test_user_flag_for_own_account(daemon: Daemon) -> None:
     exit_status, stdout, _ = run_as(OTHER_ACCOUNT, run_main_captured, [*argv, "Tokens", "list"])
     assert exit_status == cli.EXIT_OK
     assert json.loads(stdout)["result"]["status"] == 1
+
+
+@pytest.mark.root
+def test_caller_without_account_exits_1(daemon: Daemon) -> None:
+    """The daemon's JSON-RPC error for a uid without a passwd entry is one line on stderr."""
+    uid_without_account = 54321
+    argv = ["--socket", daemon.socket_path, "Tokens", "list"]
+    exit_status, stdout, stderr = run_as(uid_without_account, run_main_captured, argv)
+    assert exit_status == cli.EXIT_FAILED
+    assert stdout == ""
+    assert f"JSON-RPC error {protocol.UNKNOWN_CALLER}" in stderr
+    assert stderr.count("\n") == 1
+
+
+# The command's imports.
+
+
+def imported_modules(socket_path: str, *arguments: str) -> set[str]:
+    """Return the top-level packages that one `uapi` run imports."""
+    env = {**os.environ, protocol.ENV_SOCKET: socket_path}
+    completed = subprocess.run(
+        [sys.executable, "-X", "importtime", UAPI, *arguments],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    modules = set()
+    for line in completed.stderr.splitlines():
+        if line.startswith("import time:") and line.count("|") == 2:
+            name = line.rsplit("|", 1)[1].strip()
+            modules.add(name.split(".")[0])
+    return modules
+
+
+HEAVY_PACKAGES = {"aiohttp", "aiosqlite", "argon2", "tokend", "http", "typing", "dataclasses"}
+
+
+def test_json_output_imports_stay_light(daemon: Daemon) -> None:
+    modules = imported_modules(daemon.socket_path, "--output=json", "Tokens", "list")
+    assert "tokend_client" in modules
+    assert modules.isdisjoint(HEAVY_PACKAGES | {"yaml", "xml", "urllib"})
+
+
+def test_yaml_output_imports_only_yaml(daemon: Daemon) -> None:
+    modules = imported_modules(daemon.socket_path, "Tokens", "list")
+    assert "yaml" in modules
+    assert modules.isdisjoint(HEAVY_PACKAGES | {"xml"})
