@@ -141,6 +141,14 @@ class Daemon:
         self.process.kill()
         self.process.wait(timeout=STOP_TIMEOUT_S)
 
+    def close(self) -> None:
+        """Kill the daemon if it still runs and close the notify socket."""
+        if self.process is not None and self.process.poll() is None:
+            self.kill()
+        if self.notify_socket is not None:
+            self.notify_socket.close()
+            self.notify_socket = None
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
