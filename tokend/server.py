@@ -24,6 +24,7 @@ from . import systemd
 from .config import Config
 from .files import bind_unix_socket
 from .hashing import PROFILES, Hasher
+from .inflight import IN_FLIGHT_KEY, InFlightRequests, count_in_flight
 from .rpc import Dispatcher, error_reply
 from .store import Store
 from .uapi import Caller, TokenFunctions
@@ -31,6 +32,10 @@ from .uapi import Caller, TokenFunctions
 logger = logging.getLogger(__name__)
 
 _PEERCRED = struct.Struct("3i")
+
+# Seconds that aiohttp's own shutdown waits for handlers still running after tokend's drain.
+# It lets the last replies be written, then cancels what a timed-out drain left behind.
+FINAL_GRACE_S = 1.0
 
 CONFIG_KEY = web.AppKey("config", Config)
 DISPATCHER_KEY = web.AppKey("dispatcher", Dispatcher)
@@ -117,8 +122,11 @@ async def json_errors(request: web.Request, handler: Any) -> web.StreamResponse:
 
 def make_app(config: Config, store: Store, hasher: Hasher) -> web.Application:
     """Build the aiohttp application that serves the Tokens functions."""
-    app = web.Application(client_max_size=config.max_request_bytes, middlewares=[json_errors])
+    app = web.Application(
+        client_max_size=config.max_request_bytes, middlewares=[count_in_flight, json_errors]
+    )
     functions = TokenFunctions(config, store, hasher)
+    app[IN_FLIGHT_KEY] = InFlightRequests()
     app[CONFIG_KEY] = config
     app[DISPATCHER_KEY] = Dispatcher(functions, config.max_batch_size)
     app.router.add_post("/", handle_rpc)
@@ -126,25 +134,31 @@ def make_app(config: Config, store: Store, hasher: Hasher) -> web.Application:
 
 
 async def serve(config: Config) -> None:
-    """Run the daemon until SIGTERM or SIGINT, then drain requests and close the store."""
+    """Run the daemon until SIGTERM or SIGINT, then drain requests and close the store.
+
+    On the signal the daemon stops accepting connections and lets the requests in progress
+    finish for up to `shutdown_timeout_s`, then FINAL_GRACE_S more for their replies.
+    """
     profile = PROFILES[config.hash_profile]
     if profile.test_only:
         logger.warning("event=insecure_profile profile=%s use=tests_only", profile.name)
 
     store = await Store.open(config.database_path)
     hasher = Hasher(profile, config.hash_workers)
+    app = make_app(config, store, hasher)
     runner = web.AppRunner(
-        make_app(config, store, hasher),
+        app,
         handle_signals=False,
         access_log=None,
-        shutdown_timeout=config.shutdown_timeout_s,
+        shutdown_timeout=FINAL_GRACE_S,
         keepalive_timeout=config.keepalive_timeout_s,
     )
     bound_path: Path | None = None
     try:
         await runner.setup()
         listener, bound_path = _listen(config)
-        await web.SockSite(runner, listener).start()
+        site = web.SockSite(runner, listener)
+        await site.start()
         logger.info(
             "event=started socket=%s database=%s profile=%s",
             listener.getsockname(),
@@ -156,6 +170,10 @@ async def serve(config: Config) -> None:
         await _wait_for_stop_signal()
         _notify("STOPPING=1")
         logger.info("event=stopping timeout_s=%g", config.shutdown_timeout_s)
+        await site.stop()
+        in_flight = app[IN_FLIGHT_KEY]
+        if not await in_flight.wait_until_idle(config.shutdown_timeout_s):
+            logger.warning("event=drain_timed_out requests_in_progress=%d", in_flight.count)
     finally:
         await runner.cleanup()
         hasher.close()

@@ -1,0 +1,157 @@
+"""Running under systemd: notifications and shutdown."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+from pathlib import Path
+from typing import IO
+
+from .conftest import DaemonFactory
+from .helpers import START_TIMEOUT_S, STOP_TIMEOUT_S, Daemon
+
+LIST_REQUEST = json.dumps({"jsonrpc": "2.0", "id": 7, "method": "Tokens::list"}).encode()
+
+
+def read_line(stream: IO[bytes] | None, timeout_s: float) -> str:
+    assert stream is not None
+    readable, _, _ = select.select([stream], [], [], timeout_s)
+    assert readable, f"no new output line within {timeout_s} s"
+    return stream.readline().decode(errors="replace")
+
+
+# Notifications
+
+
+def fill_datagram_queue(path: str) -> socket.socket:
+    """Queue datagrams at `path` until the kernel limit, so that the next sender blocks.
+
+    Returns the sending socket, which must stay open while the queue is full.
+    """
+    filler = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    filler.setblocking(False)
+    filler.connect(path)
+    while True:
+        try:
+            filler.send(b"FILLER=1")
+        except BlockingIOError:
+            return filler
+
+
+def test_ready_sent_after_listen_and_database_open(workdir: Path) -> None:
+    daemon = Daemon(workdir / "daemon")
+    notify_path = str(daemon.workdir / "notify.sock")
+    receiver = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    receiver.bind(notify_path)
+    # With the notify socket's queue full, the daemon blocks inside its send of READY=1, so
+    # the checks below see the daemon exactly as it was when it reported readiness.
+    filler = fill_datagram_queue(notify_path)
+    env = {**os.environ, "NOTIFY_SOCKET": notify_path}
+    process = subprocess.Popen(daemon.command(), stderr=subprocess.PIPE, env=env)
+    client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    client.settimeout(START_TIMEOUT_S)
+    try:
+        # tokend logs event=started right before it sends READY=1. A daemon that sent
+        # READY=1 before it listened would block before this line, and the test would fail.
+        while "event=started" not in read_line(process.stderr, START_TIMEOUT_S):
+            pass
+        open_files = {
+            os.path.realpath(entry) for entry in Path(f"/proc/{process.pid}/fd").iterdir()
+        }
+        client.connect(daemon.socket_path)
+        client.sendall(
+            b"POST / HTTP/1.1\r\nHost: localhost\r\n"
+            + f"Content-Length: {len(LIST_REQUEST)}\r\n\r\n".encode()
+            + LIST_REQUEST
+        )
+        received = []
+        while "READY=1" not in received:
+            received += receiver.recv(4096).decode().split("\n")
+        response = http.client.HTTPResponse(client)
+        response.begin()
+        status, body = response.status, response.read()
+    finally:
+        client.close()
+        filler.close()
+        receiver.close()
+        process.kill()
+        process.wait()
+
+    assert os.path.realpath(daemon.database_path) in open_files
+    assert status == 200
+    assert json.loads(body)["result"]["status"] == 1
+
+
+# Shutdown
+
+
+def start_upload(socket_path: str, body: bytes) -> socket.socket:
+    """Send a request's headers and wait for `100 Continue`, then return with the body unsent.
+
+    aiohttp sends `100 Continue` from the request's handler task, so once it arrives, the
+    request is in flight. tokend has accepted it and waits for the body.
+    """
+    client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    client.settimeout(START_TIMEOUT_S)
+    client.connect(socket_path)
+    headers = (
+        "POST / HTTP/1.1\r\n"
+        "Host: localhost\r\n"
+        "Content-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n"
+        "Expect: 100-continue\r\n"
+        "\r\n"
+    )
+    client.sendall(headers.encode())
+    interim = b""
+    while not interim.endswith(b"\r\n\r\n"):
+        chunk = client.recv(1)
+        assert chunk, f"connection closed before 100 Continue; got {interim!r}"
+        interim += chunk
+    assert interim.startswith(b"HTTP/1.1 100 Continue"), interim
+    return client
+
+
+def test_sigterm_finishes_request_in_flight(daemon: Daemon) -> None:
+    assert daemon.process is not None
+    client = start_upload(daemon.socket_path, LIST_REQUEST)
+    with client:
+        daemon.process.send_signal(signal.SIGTERM)
+        daemon.wait_for_notification("STOPPING=1")
+        client.sendall(LIST_REQUEST)
+        response = http.client.HTTPResponse(client)
+        response.begin()
+        status, body = response.status, response.read()
+
+    assert status == 200
+    assert json.loads(body)["result"]["status"] == 1
+    assert daemon.process.wait(timeout=STOP_TIMEOUT_S) == 0
+    assert "event=stopped" in daemon.log()
+    assert not Path(daemon.socket_path).exists()
+
+
+def test_sigterm_cuts_off_request_after_shutdown_timeout(
+    daemon_factory: DaemonFactory,
+) -> None:
+    daemon = daemon_factory(shutdown_timeout_s=0.5)
+    assert daemon.process is not None
+    client = start_upload(daemon.socket_path, LIST_REQUEST)
+    with client:
+        daemon.process.send_signal(signal.SIGTERM)
+        daemon.wait_for_notification("STOPPING=1")
+        # The body never comes, so only the shutdown timeout can end the request.
+        exit_status = daemon.process.wait(timeout=STOP_TIMEOUT_S)
+        try:
+            leftover = client.recv(4096)
+        except ConnectionResetError:
+            leftover = b""
+
+    assert exit_status == 0
+    assert leftover == b""
+    assert "event=drain_timed_out requests_in_progress=1" in daemon.log()
+    assert "event=stopped" in daemon.log()
