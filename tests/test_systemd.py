@@ -1,4 +1,4 @@
-"""Running under systemd: notifications and shutdown."""
+"""Running under systemd: notifications, the watchdog and shutdown."""
 
 from __future__ import annotations
 
@@ -9,8 +9,14 @@ import select
 import signal
 import socket
 import subprocess
+import time
 from pathlib import Path
 from typing import IO
+
+import pytest
+
+from tokend.errors import StartupError
+from tokend.systemd import watchdog_interval_s
 
 from .conftest import DaemonFactory
 from .helpers import START_TIMEOUT_S, STOP_TIMEOUT_S, Daemon
@@ -85,6 +91,72 @@ def test_ready_sent_after_listen_and_database_open(workdir: Path) -> None:
     assert os.path.realpath(daemon.database_path) in open_files
     assert status == 200
     assert json.loads(body)["result"]["status"] == 1
+
+
+def test_watchdog_sent_at_half_interval(workdir: Path) -> None:
+    daemon = Daemon(workdir / "watched")
+    daemon.start(env={"WATCHDOG_USEC": "400000"})
+    try:
+        daemon.wait_for_notification("WATCHDOG=1")
+        first = time.monotonic()
+        daemon.wait_for_notification("WATCHDOG=1")
+        gap_s = time.monotonic() - first
+    finally:
+        daemon.kill()
+    # Half of 0.4 s, with room for a timer that fires a little early.
+    assert gap_s >= 0.18
+    assert "event=watchdog_enabled interval_s=0.2" in daemon.log()
+
+
+def test_no_watchdog_without_watchdog_usec(daemon: Daemon) -> None:
+    daemon.call("list")
+    assert daemon.process is not None
+    daemon.process.send_signal(signal.SIGTERM)
+    received = daemon.wait_for_notification("STOPPING=1")
+    assert "WATCHDOG=1" not in received
+    assert daemon.process.wait(timeout=STOP_TIMEOUT_S) == 0
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({}, None),
+        ({"WATCHDOG_USEC": "30000000"}, 15.0),
+        ({"WATCHDOG_USEC": "30000000", "WATCHDOG_PID": str(os.getpid())}, 15.0),
+        ({"WATCHDOG_USEC": "30000000", "WATCHDOG_PID": str(os.getpid() + 1)}, None),
+        ({"WATCHDOG_PID": str(os.getpid())}, None),
+    ],
+)
+def test_watchdog_interval_from_environment(
+    environ: dict[str, str], expected: float | None
+) -> None:
+    assert watchdog_interval_s(environ) == expected
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {"WATCHDOG_USEC": "0"},
+        {"WATCHDOG_USEC": "30s"},
+        {"WATCHDOG_USEC": "-1"},
+        {"WATCHDOG_USEC": "١٢"},
+        {"WATCHDOG_USEC": "30000000", "WATCHDOG_PID": "self"},
+    ],
+)
+def test_invalid_watchdog_environment_raises(environ: dict[str, str]) -> None:
+    with pytest.raises(StartupError, match="WATCHDOG_"):
+        watchdog_interval_s(environ)
+
+
+def test_invalid_watchdog_usec_stops_startup(workdir: Path) -> None:
+    daemon = Daemon(workdir / "daemon")
+    env = {**os.environ, "WATCHDOG_USEC": "30s"}
+    completed = subprocess.run(
+        daemon.command(), capture_output=True, text=True, env=env, timeout=START_TIMEOUT_S
+    )
+    assert completed.returncode == 1
+    assert "WATCHDOG_USEC='30s' is not a positive whole number" in completed.stderr
+    assert not Path(daemon.socket_path).exists()
 
 
 # Shutdown

@@ -142,6 +142,7 @@ async def serve(config: Config) -> None:
     profile = PROFILES[config.hash_profile]
     if profile.test_only:
         logger.warning("event=insecure_profile profile=%s use=tests_only", profile.name)
+    watchdog_interval_s = systemd.watchdog_interval_s()
 
     store = await Store.open(config.database_path)
     hasher = Hasher(profile, config.hash_workers)
@@ -154,6 +155,7 @@ async def serve(config: Config) -> None:
         keepalive_timeout=config.keepalive_timeout_s,
     )
     bound_path: Path | None = None
+    watchdog: asyncio.Task[None] | None = None
     try:
         await runner.setup()
         listener, bound_path = _listen(config)
@@ -166,6 +168,9 @@ async def serve(config: Config) -> None:
             profile.name,
         )
         _notify("READY=1")
+        if watchdog_interval_s is not None:
+            # Kept running while requests drain, so that a slow drain never looks like a hang.
+            watchdog = asyncio.create_task(_send_watchdog_keepalives(watchdog_interval_s))
 
         await _wait_for_stop_signal()
         _notify("STOPPING=1")
@@ -176,6 +181,8 @@ async def serve(config: Config) -> None:
             logger.warning("event=drain_timed_out requests_in_progress=%d", in_flight.count)
     finally:
         await runner.cleanup()
+        if watchdog is not None:
+            watchdog.cancel()
         hasher.close()
         await store.close()
     if bound_path is not None:
@@ -189,6 +196,26 @@ def _notify(message: str) -> None:
     except OSError as error:
         # The service manager may have gone away; serving matters more than telling it.
         logger.warning("event=notify_failed message=%s error=%s", message, error.strerror)
+
+
+async def _send_watchdog_keepalives(interval_s: float) -> None:
+    # NOTE: a keep-alive shows only that the event loop runs. A database call that hangs is
+    # cut off by request_timeout_s, not caught by the watchdog.
+    logger.info("event=watchdog_enabled interval_s=%g", interval_s)
+    failing = False
+    while True:
+        try:
+            systemd.notify("WATCHDOG=1")
+        except OSError as error:
+            # Logged once per outage, so that a lost service manager does not flood the log.
+            if not failing:
+                logger.warning("event=watchdog_notify_failed error=%s", error.strerror)
+            failing = True
+        else:
+            if failing:
+                logger.info("event=watchdog_notify_recovered")
+            failing = False
+        await asyncio.sleep(interval_s)
 
 
 def _listen(config: Config) -> tuple[socket.socket, Path | None]:
