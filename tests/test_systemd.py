@@ -1,4 +1,4 @@
-"""Running under systemd: notifications, the watchdog and shutdown."""
+"""Running under systemd: socket activation, notifications and shutdown."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import http.client
 import json
 import os
 import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -19,7 +20,7 @@ from tokend.errors import StartupError
 from tokend.systemd import watchdog_interval_s
 
 from .conftest import DaemonFactory
-from .helpers import START_TIMEOUT_S, STOP_TIMEOUT_S, Daemon
+from .helpers import START_TIMEOUT_S, STOP_TIMEOUT_S, Daemon, call
 
 LIST_REQUEST = json.dumps({"jsonrpc": "2.0", "id": 7, "method": "Tokens::list"}).encode()
 
@@ -29,6 +30,50 @@ def read_line(stream: IO[bytes] | None, timeout_s: float) -> str:
     readable, _, _ = select.select([stream], [], [], timeout_s)
     assert readable, f"no new output line within {timeout_s} s"
     return stream.readline().decode(errors="replace")
+
+
+# Socket activation
+
+
+def test_socket_activation_serves_inherited_socket(workdir: Path) -> None:
+    tool = shutil.which("systemd-socket-activate")
+    if tool is None:
+        pytest.skip("systemd-socket-activate is missing; install the Debian package systemd")
+    daemon = Daemon(workdir / "daemon")
+    notify_path = daemon.workdir / "notify.sock"
+    daemon.notify_socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    daemon.notify_socket.bind(str(notify_path))
+    activated_path = str(daemon.workdir / "run" / "activated.sock")
+    # The daemon's own --socket path must stay unused, because an inherited socket wins.
+    command = [tool, "--listen", activated_path, "-E", f"NOTIFY_SOCKET={notify_path}"]
+    process = subprocess.Popen(
+        [*command, *daemon.command()], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    daemon.process = process
+    try:
+        # systemd-socket-activate prints "Listening on PATH as 3." once the socket listens.
+        # On the first connection it executes the daemon in its own process, so SIGTERM to
+        # `process` reaches the daemon.
+        assert "Listening on" in read_line(process.stderr, START_TIMEOUT_S)
+        result = call(activated_path, "list")
+        daemon.wait_for_notification("READY=1")
+        process.send_signal(signal.SIGTERM)
+        exit_status = process.wait(timeout=STOP_TIMEOUT_S)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        daemon.notify_socket.close()
+    assert process.stderr is not None
+    log = process.stderr.read().decode(errors="replace")
+
+    assert result["status"] == 1, log
+    assert exit_status == 0, log
+    assert f"event=started socket={activated_path}" in log
+    assert "event=stopped" in log
+    assert not Path(daemon.socket_path).exists()
+    # The socket belongs to whoever passed it (tokend.socket removes it with RemoveOnStop=).
+    assert Path(activated_path).exists()
 
 
 # Notifications
