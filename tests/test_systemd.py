@@ -1,23 +1,28 @@
-"""Running under systemd: socket activation, notifications and shutdown."""
+"""Running under systemd: socket activation, notifications, shutdown and the unit files."""
 
 from __future__ import annotations
 
 import http.client
 import json
 import os
+import re
 import select
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import IO
 
 import pytest
 
+from tokend.config import Config
 from tokend.errors import StartupError
+from tokend.server import FINAL_GRACE_S
 from tokend.systemd import watchdog_interval_s
+from tokend_client import protocol
 
 from .conftest import DaemonFactory
 from .helpers import START_TIMEOUT_S, STOP_TIMEOUT_S, Daemon, call
@@ -272,3 +277,179 @@ def test_sigterm_cuts_off_request_after_shutdown_timeout(
     assert leftover == b""
     assert "event=drain_timed_out requests_in_progress=1" in daemon.log()
     assert "event=stopped" in daemon.log()
+
+
+# Unit files
+
+UNIT_DIR = Path(__file__).resolve().parent.parent / "systemd"
+SERVICE_UNIT = UNIT_DIR / "tokend.service"
+SOCKET_UNIT = UNIT_DIR / "tokend.socket"
+INSTALLED_EXEC_START = "ExecStart=/usr/local/bin/tokend"
+
+
+def parse_unit(path: Path) -> dict[str, list[tuple[str, str]]]:
+    """Return each section's `key=value` lines in order; comments and blank lines are dropped."""
+    sections: dict[str, list[tuple[str, str]]] = {}
+    current: list[tuple[str, str]] | None = None
+    for line in path.read_text().splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith(("#", ";")):
+            continue
+        assert not stripped.endswith("\\"), f"{path}: continued lines are not parsed: {line}"
+        if stripped.startswith("[") and stripped.endswith("]"):
+            current = sections.setdefault(stripped[1:-1], [])
+            continue
+        assert current is not None, f"{path}: setting before the first section: {line}"
+        key, separator, value = stripped.partition("=")
+        assert separator, f"{path}: not a key=value line: {line}"
+        current.append((key.strip(), value.strip()))
+    return sections
+
+
+def unit_values(path: Path, section: str, key: str) -> list[str]:
+    return [value for name, value in parse_unit(path).get(section, []) if name == key]
+
+
+def copy_units_for_verify(destination: Path) -> list[Path]:
+    """Copy both units to `destination`, with ExecStart pointing at the tokend of this venv.
+
+    `systemd-analyze verify` fails when the ExecStart program does not exist, and tests must not
+    install into /usr/local/bin. The console script next to this Python exists once the package
+    is installed, so the copy is checked against a real program and otherwise unchanged.
+    """
+    installed = Path(sys.executable).with_name("tokend")
+    assert installed.exists(), f"{installed} is missing; install the package first"
+    service_text = SERVICE_UNIT.read_text()
+    assert service_text.count(INSTALLED_EXEC_START + "\n") == 1
+    service_text = service_text.replace(INSTALLED_EXEC_START, f"ExecStart={installed}")
+    service = destination / SERVICE_UNIT.name
+    service.write_text(service_text)
+    socket_unit = destination / SOCKET_UNIT.name
+    shutil.copyfile(SOCKET_UNIT, socket_unit)
+    return [socket_unit, service]
+
+
+def systemd_analyze(*args: str) -> subprocess.CompletedProcess[str]:
+    tool = shutil.which("systemd-analyze")
+    if tool is None:
+        pytest.skip("systemd-analyze is missing; install the Debian package systemd")
+    return subprocess.run([tool, *args], capture_output=True, text=True, timeout=60)
+
+
+def test_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
+    units = copy_units_for_verify(tmp_path)
+    completed = systemd_analyze("verify", *map(str, units))
+    # verify exits 0 on an unknown directive and only warns, so any stderr output fails.
+    assert completed.stderr == ""
+    assert completed.returncode == 0
+
+
+def test_verify_reports_misspelled_directive(tmp_path: Path) -> None:
+    """systemd-analyze warns about a misspelled directive on stderr, which the test above sees."""
+    socket_unit, service = copy_units_for_verify(tmp_path)
+    text = service.read_text()
+    assert "PrivateNetwork=yes\n" in text
+    service.write_text(text.replace("PrivateNetwork=yes\n", "PrivateNetwrk=yes\n"))
+    completed = systemd_analyze("verify", str(socket_unit), str(service))
+    assert "PrivateNetwrk" in completed.stderr
+
+
+def test_service_exposure_stays_low(tmp_path: Path) -> None:
+    _socket_unit, service = copy_units_for_verify(tmp_path)
+    completed = systemd_analyze("security", "--offline=yes", str(service))
+    assert completed.returncode == 0, completed.stderr
+    match = re.search(r"Overall exposure level for tokend\.service: ([0-9.]+)", completed.stdout)
+    assert match is not None, completed.stdout
+    # systemd 252 rates the unit 0.7 ("SAFE") on a scale from 0 to 10.
+    assert float(match.group(1)) <= 1.0, completed.stdout
+
+
+# Every line of each directive, in order: a later line of the same directive would override
+# or widen the one checked here.
+SANDBOX_DIRECTIVES = [
+    ("NoNewPrivileges", ["yes"]),
+    ("ProtectSystem", ["strict"]),
+    ("ProtectHome", ["yes"]),
+    ("PrivateTmp", ["yes"]),
+    ("PrivateDevices", ["yes"]),
+    ("PrivateNetwork", ["yes"]),
+    ("RestrictAddressFamilies", ["AF_UNIX"]),
+    ("SystemCallFilter", ["@system-service", "~@privileged @resources"]),
+    ("CapabilityBoundingSet", [""]),
+    ("AmbientCapabilities", [""]),
+    # On purpose: in a user namespace every other account's uid reads as the overflow uid.
+    ("PrivateUsers", ["no"]),
+    ("DynamicUser", ["yes"]),
+    ("PrivateIPC", ["yes"]),
+    ("PrivateMounts", ["yes"]),
+    ("ProtectKernelTunables", ["yes"]),
+    ("ProtectKernelModules", ["yes"]),
+    ("ProtectKernelLogs", ["yes"]),
+    ("ProtectControlGroups", ["yes"]),
+    ("ProtectClock", ["yes"]),
+    ("ProtectHostname", ["yes"]),
+    ("ProtectProc", ["invisible"]),
+    ("ProcSubset", ["pid"]),
+    ("RestrictNamespaces", ["yes"]),
+    ("RestrictRealtime", ["yes"]),
+    ("RestrictSUIDSGID", ["yes"]),
+    ("LockPersonality", ["yes"]),
+    ("MemoryDenyWriteExecute", ["yes"]),
+    ("SystemCallArchitectures", ["native"]),
+    ("UMask", ["0077"]),
+]
+
+
+@pytest.mark.parametrize(("key", "values"), SANDBOX_DIRECTIVES)
+def test_service_has_sandbox_directive(key: str, values: list[str]) -> None:
+    assert unit_values(SERVICE_UNIT, "Service", key) == values
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("Type", "notify"),
+        ("ExecStart", "/usr/local/bin/tokend"),
+        ("StateDirectory", "tokend"),
+        ("StateDirectoryMode", "0700"),
+        ("Restart", "on-failure"),
+        ("WatchdogSec", "30s"),
+    ],
+)
+def test_service_runs_as_notify_daemon(key: str, value: str) -> None:
+    assert unit_values(SERVICE_UNIT, "Service", key) == [value]
+
+
+def test_service_requires_its_socket() -> None:
+    assert unit_values(SERVICE_UNIT, "Unit", "Requires") == ["tokend.socket"]
+    assert unit_values(SERVICE_UNIT, "Unit", "After") == ["tokend.socket"]
+
+
+def test_service_leaves_socket_directory_alone() -> None:
+    """RuntimeDirectory=tokend would delete /run/tokend, socket included, on every stop."""
+    assert unit_values(SERVICE_UNIT, "Service", "RuntimeDirectory") == []
+
+
+def test_service_stop_timeout_covers_drain() -> None:
+    (timeout,) = unit_values(SERVICE_UNIT, "Service", "TimeoutStopSec")
+    assert timeout.endswith("s")
+    # aiohttp waits FINAL_GRACE_S for running handlers, cancels them, then waits as long again.
+    longest_drain_s = Config().shutdown_timeout_s + 2 * FINAL_GRACE_S
+    assert float(timeout[:-1]) > longest_drain_s
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("ListenStream", "/run/tokend/tokend.sock"),
+        ("SocketMode", "0666"),
+        ("RemoveOnStop", "yes"),
+    ],
+)
+def test_socket_unit_settings(key: str, value: str) -> None:
+    assert unit_values(SOCKET_UNIT, "Socket", key) == [value]
+
+
+def test_socket_path_matches_client_default() -> None:
+    (path,) = unit_values(SOCKET_UNIT, "Socket", "ListenStream")
+    assert path == protocol.ROOT_SOCKET_PATH
