@@ -37,8 +37,7 @@ def daemon_factory(workdir: Path) -> Iterator[DaemonFactory]:
 
     yield start
     for daemon in started:
-        if daemon.process is not None and daemon.process.poll() is None:
-            daemon.kill()
+        daemon.close()
 
 
 @pytest.fixture

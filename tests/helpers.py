@@ -100,8 +100,11 @@ class Daemon:
             "DEBUG",
         ]
 
-    def start(self) -> None:
-        """Start the daemon and return once it reports READY=1 on a notify socket."""
+    def start(self, env: dict[str, str] | None = None) -> None:
+        """Start the daemon and return once it reports READY=1 on a notify socket.
+
+        `env` adds environment variables, such as the WATCHDOG_USEC that systemd would set.
+        """
         notify_path = self.workdir / "notify.sock"
         notify_path.unlink(missing_ok=True)
         if self.notify_socket is not None:
@@ -109,25 +112,34 @@ class Daemon:
         # Kept open while the daemon runs, so that it can also report STOPPING=1.
         self.notify_socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.notify_socket.bind(str(notify_path))
-        env = {**os.environ, "NOTIFY_SOCKET": str(notify_path)}
+        env = {**os.environ, **(env or {}), "NOTIFY_SOCKET": str(notify_path)}
         for name in ("TOKEND_SOCKET", "TOKEND_DATABASE", "TOKEND_CONFIG"):
             env.pop(name, None)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 self.command(), stdout=log, stderr=subprocess.STDOUT, env=env
             )
-        self._wait_ready(self.notify_socket)
+        self.wait_for_notification("READY=1")
 
-    def _wait_ready(self, notify: socket.socket) -> None:
+    def wait_for_notification(self, message: str) -> list[str]:
+        """Wait until the daemon sends `message` to the notify socket.
+
+        Returns every notification line received up to and including `message`. Raises
+        RuntimeError when the daemon exits first or START_TIMEOUT_S passes.
+        """
         assert self.process is not None
+        assert self.notify_socket is not None
+        received: list[str] = []
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
-            readable, _, _ = select.select([notify], [], [], 0.1)
-            if readable and b"READY=1" in notify.recv(4096).split(b"\n"):
-                return
-            if self.process.poll() is not None:
+            readable, _, _ = select.select([self.notify_socket], [], [], 0.1)
+            if readable:
+                received += self.notify_socket.recv(4096).decode().split("\n")
+                if message in received:
+                    return received
+            elif self.process.poll() is not None:
                 raise RuntimeError(f"tokend exited with {self.process.returncode}:\n{self.log()}")
-        raise RuntimeError(f"tokend did not report READY=1 in time:\n{self.log()}")
+        raise RuntimeError(f"tokend did not send {message} in time:\n{self.log()}")
 
     def stop(self) -> int:
         """Send SIGTERM and return the exit status."""
@@ -140,6 +152,14 @@ class Daemon:
         assert self.process is not None
         self.process.kill()
         self.process.wait(timeout=STOP_TIMEOUT_S)
+
+    def close(self) -> None:
+        """Kill the daemon if it still runs and close the notify socket."""
+        if self.process is not None and self.process.poll() is None:
+            self.kill()
+        if self.notify_socket is not None:
+            self.notify_socket.close()
+            self.notify_socket = None
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

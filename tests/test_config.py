@@ -115,6 +115,19 @@ def test_regular_file_at_socket_path_is_kept(workdir: Path) -> None:
     assert path.read_text() == "keep me"
 
 
+def test_symlink_at_socket_path_is_kept(workdir: Path) -> None:
+    target = workdir / "target"
+    target.write_text("keep me")
+    path = workdir / "s.sock"
+    path.symlink_to(target)
+    completed = run_tokend("--socket", str(path), "--database", str(workdir / "db" / "t.db"))
+    assert completed.returncode == 1
+    assert f"{path} exists and is not a socket" in completed.stderr
+    assert "Traceback" not in completed.stderr
+    assert path.is_symlink()
+    assert target.read_text() == "keep me"
+
+
 def test_stale_socket_is_replaced(daemon_factory: object, workdir: Path) -> None:
     daemon = daemon_factory()  # type: ignore[operator]
     daemon.kill()

@@ -26,6 +26,7 @@ from . import systemd
 from .config import Config
 from .files import bind_unix_socket
 from .hashing import PROFILES, Hasher
+from .inflight import IN_FLIGHT_KEY, InFlightRequests, count_in_flight
 from .rpc import Dispatcher, error_reply
 from .store import Store
 from .uapi import Caller, TokenFunctions
@@ -33,6 +34,10 @@ from .uapi import Caller, TokenFunctions
 logger = logging.getLogger(__name__)
 
 _PEERCRED = struct.Struct("3i")
+
+# Seconds that aiohttp's own shutdown waits for handlers still running after tokend's drain.
+# It lets the last replies be written, then cancels what a timed-out drain left behind.
+FINAL_GRACE_S = 1.0
 
 CONFIG_KEY = web.AppKey("config", Config)
 DISPATCHER_KEY = web.AppKey("dispatcher", Dispatcher)
@@ -119,8 +124,11 @@ async def json_errors(request: web.Request, handler: Any) -> web.StreamResponse:
 
 def make_app(config: Config, store: Store, hasher: Hasher) -> web.Application:
     """Build the aiohttp application that serves the Tokens functions."""
-    app = web.Application(client_max_size=config.max_request_bytes, middlewares=[json_errors])
+    app = web.Application(
+        client_max_size=config.max_request_bytes, middlewares=[count_in_flight, json_errors]
+    )
     functions = TokenFunctions(config, store, hasher)
+    app[IN_FLIGHT_KEY] = InFlightRequests()
     app[CONFIG_KEY] = config
     app[DISPATCHER_KEY] = Dispatcher(functions, config.max_batch_size)
     app.router.add_post("/", handle_rpc)
@@ -141,25 +149,33 @@ def _housekeeping(functions: TokenFunctions) -> Callable[[web.Application], Asyn
 
 
 async def serve(config: Config) -> None:
-    """Run the daemon until SIGTERM or SIGINT, then drain requests and close the store."""
+    """Run the daemon until SIGTERM or SIGINT, then drain requests and close the store.
+
+    On the signal the daemon stops accepting connections and lets the requests in progress
+    finish for up to `shutdown_timeout_s`, then FINAL_GRACE_S more for their replies.
+    """
     profile = PROFILES[config.hash_profile]
     if profile.test_only:
         logger.warning("event=insecure_profile profile=%s use=tests_only", profile.name)
+    watchdog_interval_s = systemd.watchdog_interval_s()
 
     store = await Store.open(config.database_path)
     hasher = Hasher(profile, config.hash_workers)
+    app = make_app(config, store, hasher)
     runner = web.AppRunner(
-        make_app(config, store, hasher),
+        app,
         handle_signals=False,
         access_log=None,
-        shutdown_timeout=config.shutdown_timeout_s,
+        shutdown_timeout=FINAL_GRACE_S,
         keepalive_timeout=config.keepalive_timeout_s,
     )
     bound_path: Path | None = None
+    watchdog: asyncio.Task[None] | None = None
     try:
         await runner.setup()
         listener, bound_path = _listen(config)
-        await web.SockSite(runner, listener).start()
+        site = web.SockSite(runner, listener)
+        await site.start()
         logger.info(
             "event=started socket=%s database=%s profile=%s",
             listener.getsockname(),
@@ -167,12 +183,21 @@ async def serve(config: Config) -> None:
             profile.name,
         )
         _notify("READY=1")
+        if watchdog_interval_s is not None:
+            # Kept running while requests drain, so that a slow drain never looks like a hang.
+            watchdog = asyncio.create_task(_send_watchdog_keepalives(watchdog_interval_s))
 
         await _wait_for_stop_signal()
         _notify("STOPPING=1")
         logger.info("event=stopping timeout_s=%g", config.shutdown_timeout_s)
+        await site.stop()
+        in_flight = app[IN_FLIGHT_KEY]
+        if not await in_flight.wait_until_idle(config.shutdown_timeout_s):
+            logger.warning("event=drain_timed_out requests_in_progress=%d", in_flight.count)
     finally:
         await runner.cleanup()
+        if watchdog is not None:
+            watchdog.cancel()
         hasher.close()
         await store.close()
     if bound_path is not None:
@@ -186,6 +211,26 @@ def _notify(message: str) -> None:
     except OSError as error:
         # The service manager may have gone away; serving matters more than telling it.
         logger.warning("event=notify_failed message=%s error=%s", message, error.strerror)
+
+
+async def _send_watchdog_keepalives(interval_s: float) -> None:
+    # NOTE: a keep-alive shows only that the event loop runs. A database call that hangs is
+    # cut off by request_timeout_s, not caught by the watchdog.
+    logger.info("event=watchdog_enabled interval_s=%g", interval_s)
+    failing = False
+    while True:
+        try:
+            systemd.notify("WATCHDOG=1")
+        except OSError as error:
+            # Logged once per outage, so that a lost service manager does not flood the log.
+            if not failing:
+                logger.warning("event=watchdog_notify_failed error=%s", error.strerror)
+            failing = True
+        else:
+            if failing:
+                logger.info("event=watchdog_notify_recovered")
+            failing = False
+        await asyncio.sleep(interval_s)
 
 
 def _listen(config: Config) -> tuple[socket.socket, Path | None]:

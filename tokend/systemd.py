@@ -3,6 +3,8 @@
 Socket activation: systemd passes listening sockets from fd 3 on and sets `LISTEN_FDS` and
 `LISTEN_PID` (sd_listen_fds(3)). Readiness: the daemon sends datagrams such as `READY=1` to the
 socket named by `NOTIFY_SOCKET`, where a leading `@` means an abstract socket (sd_notify(3)).
+Watchdog: with `WatchdogSec=` in the unit, systemd sets `WATCHDOG_USEC` and expects `WATCHDOG=1`
+within that time, or it stops the service as failed (sd_watchdog_enabled(3)).
 """
 
 from __future__ import annotations
@@ -52,6 +54,36 @@ def forget_listen_environment() -> None:
     """Remove the socket activation variables so that child processes do not inherit them."""
     for name in ("LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"):
         os.environ.pop(name, None)
+
+
+def watchdog_interval_s(environ: dict[str, str] | None = None) -> float | None:
+    """Return how often to send `WATCHDOG=1`, in seconds, or None when no watchdog is set.
+
+    The interval is half of `WATCHDOG_USEC`, as sd_watchdog_enabled(3) recommends. When
+    `WATCHDOG_PID` is set to another process, that process is the one systemd watches, so this
+    one sends nothing. Raises `StartupError` when either variable is not a positive whole number,
+    because ignoring a watchdog that systemd enforces would get a healthy daemon killed.
+    """
+    env = os.environ if environ is None else environ
+    usec_text = env.get("WATCHDOG_USEC")
+    if usec_text is None:
+        return None
+    pid_text = env.get("WATCHDOG_PID")
+    if pid_text is not None:
+        if not _is_positive_integer(pid_text):
+            raise StartupError(f"WATCHDOG_PID={pid_text!r} is not a process id. Unset it.")
+        if int(pid_text) != os.getpid():
+            return None
+    if not _is_positive_integer(usec_text):
+        raise StartupError(
+            f"WATCHDOG_USEC={usec_text!r} is not a positive whole number of microseconds. "
+            "Check WatchdogSec= in tokend.service."
+        )
+    return int(usec_text) / 1_000_000 / 2
+
+
+def _is_positive_integer(text: str) -> bool:
+    return text.isascii() and text.isdigit() and int(text) > 0
 
 
 def notify(message: str) -> bool:
