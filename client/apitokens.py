@@ -16,6 +16,7 @@ exit statuses. Every failure becomes one line on stderr and an exit status in `m
 from __future__ import annotations
 
 import json
+import os
 import sys
 from datetime import date
 
@@ -71,6 +72,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Ends the prompt's line, so that the shell's prompt starts on a line of its own.
         print(file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader of stdout (such as `head`) closed the pipe. `uapi` exits 0 then too.
+        # Pointing stdout at /dev/null keeps Python's flush at exit from raising again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
 
 
 def create_token(client: Client, arguments: Namespace) -> int:
@@ -201,7 +208,7 @@ def _confirm_revoke(tokens: list[TokenInfo]) -> bool:
         file=sys.stderr,
     )
     for token in tokens:
-        expiry = view.describe_expiry(token["expires_at"])
+        expiry = view.describe_expiry(token["expires_at"], expired=bool(token["expired"]))
         print(f"  {token['name']:<{width}}  {expiry}", file=sys.stderr)
     return prompt.confirm(f"Revoke {_count(len(tokens), 'token')}?")
 

@@ -55,10 +55,12 @@ def token_status(token: TokenInfo) -> str:
     return ACTIVE
 
 
-def describe_expiry(expires_at: int | None) -> str:
-    """Return "expires at TIME" or "never expires", for sentences about a token."""
+def describe_expiry(expires_at: int | None, *, expired: bool = False) -> str:
+    """Return "expires at TIME", "expired at TIME" or "never expires", for sentences."""
     if expires_at is None:
         return "never expires"
+    if expired:
+        return f"expired at {format_time(expires_at)}"
     return f"expires at {format_time(expires_at)}"
 
 
@@ -70,12 +72,19 @@ def make_console(file: TextIO | None = None) -> Console:
     """
     from rich.console import Console
 
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            # rich (15.0) exits with status 1 here. Raising hands the closed pipe to
+            # `apitokens.main`, which handles it the same way for every kind of output.
+            self.quiet = True
+            raise BrokenPipeError
+
     target = sys.stdout if file is None else file
     no_color = os.environ.get("NO_COLOR", "") != ""
     width = None if target.isatty() else UNWRAPPED_WIDTH
     if no_color:
-        return Console(file=target, color_system=None, highlight=False, width=width)
-    return Console(file=target, highlight=False, width=width)
+        return _Console(file=target, color_system=None, highlight=False, width=width)
+    return _Console(file=target, highlight=False, width=width)
 
 
 def print_table(page: Page, console: Console) -> None:

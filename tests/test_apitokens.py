@@ -450,6 +450,29 @@ def test_revoke_without_terminal_needs_yes(daemon: Daemon) -> None:
     assert list(listed(daemon)) == ["ci"]
 
 
+@pytest.mark.parametrize("arguments", [["list"], ["list", "--json"], ["show", "ci"]])
+def test_closed_stdout_is_no_error(daemon: Daemon, arguments: list[str]) -> None:
+    """A reader that closes the pipe early, as `head` does, gets no traceback on stderr."""
+    daemon.call("create_full_access", name="ci")
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        completed = subprocess.run(
+            [APITOKENS, "--socket", daemon.socket_path, *arguments],
+            env=command_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert completed.returncode == 0, completed
+    assert completed.stderr == ""
+
+
 # --user, --socket and the daemon not running
 
 

@@ -200,6 +200,18 @@ def test_revoke_confirmation_accepted(daemon: Daemon, terminals: Any) -> None:
     assert list(listed(daemon)) == ["keep"]
 
 
+def test_revoke_confirmation_lists_expiry(daemon: Daemon, terminals: Any) -> None:
+    make_coloured_tokens(daemon)
+    terminal = terminals(daemon.socket_path, "revoke", "gone", "never", "soon")
+    terminal.expect("Revoke 3 tokens? [y/N] ")
+    terminal.type_line("n")
+    assert terminal.finish() == cli.EXIT_FAILED, terminal.output
+
+    assert "expired at" in line_with(terminal.output, "gone")
+    assert "never expires" in line_with(terminal.output, "never")
+    assert "expires at" in line_with(terminal.output, "soon")
+
+
 @pytest.mark.parametrize("answer", ["n", "", "nope"])
 def test_revoke_confirmation_declined(daemon: Daemon, terminals: Any, answer: str) -> None:
     daemon.call("create_full_access", name="ci")
