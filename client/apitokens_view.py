@@ -1,8 +1,8 @@
 """How `apitokens` shows tokens: the coloured table, one token's details, and the times.
 
 Times are ISO 8601 in the local time zone. On a terminal, a token that expires within the
-daemon's expiring-soon window (24 hours by default) is yellow and an expired one red; the
-status column says the same in words, so nothing depends on colour alone. Output that is
+daemon's expiring-soon window (24 hours by default) is yellow and an expired one red. The
+status column shows the same in words, so nothing depends on colour alone. Output that is
 not a terminal has no colour, and `NO_COLOR` (any non-empty value) turns off every escape
 code, bold included. rich is imported only here and only when a table or details are
 printed, because it takes longer to import than the rest of the command.
