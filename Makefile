@@ -16,7 +16,7 @@ $(BIN)/python:
 
 run: $(BIN)/python
 	$(BIN)/pip install --quiet .
-	@$(BIN)/python -c 'from tokend_client.protocol import resolve_socket_path as p; s = p(); \
+	@$(BIN)/python -c 'import os; from tokend_client.protocol import ENV_SOCKET, default_socket_path as p; s = os.environ.get(ENV_SOCKET) or p(); \
 	print(f"tokend is starting on {s} (Ctrl-C stops it). From another shell, try:"); \
 	print(f"  curl --unix-socket {s} -d ", end=""); \
 	print(chr(39) + "{\"jsonrpc\": \"2.0\", \"id\": 1, \"method\": \"Tokens::create_full_access\", \"params\": {\"name\": \"first\"}}" + chr(39) + " http://localhost/")'

@@ -68,11 +68,25 @@ def default_socket_path() -> str:
     return os.path.join(temp_dir, f"{SOCKET_DIR_NAME}-{uid}", SOCKET_FILE_NAME)
 
 
-def resolve_socket_path(explicit: str | None = None) -> str:
-    """Return the socket path: `explicit` if given, else `TOKEND_SOCKET`, else the default."""
+def resolve_socket_path(
+    explicit: str | None = None, *, system_socket: str = ROOT_SOCKET_PATH
+) -> str:
+    """Return the socket a client should use: `explicit`, else `TOKEND_SOCKET`, else a default.
+
+    The default is `default_socket_path()`, except that an account other than root whose own
+    socket does not exist uses the system daemon's socket when that one exists. So on a
+    server where systemd runs tokend, every account reaches it without setting anything,
+    while a personal daemon started with `make run` still wins for its user.
+    """
     if explicit:
         return explicit
-    return os.environ.get(ENV_SOCKET) or default_socket_path()
+    from_environment = os.environ.get(ENV_SOCKET)
+    if from_environment:
+        return from_environment
+    personal = default_socket_path()
+    if os.path.exists(personal) or not os.path.exists(system_socket):
+        return personal
+    return system_socket
 
 
 # Param, Function and the function table are defined in `functions`, which `protocol`
