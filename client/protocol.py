@@ -65,7 +65,7 @@ def default_socket_path() -> str:
     runtime_dir = os.environ.get("XDG_RUNTIME_DIR")
     if runtime_dir:
         return os.path.join(runtime_dir, SOCKET_DIR_NAME, SOCKET_FILE_NAME)
-    temp_dir = os.environ.get("TMPDIR") or "/tmp"
+    temp_dir = os.environ.get("TMPDIR") or "/tmp"  # noqa: S108 - a private per-uid directory
     return os.path.join(temp_dir, f"{SOCKET_DIR_NAME}-{uid}", SOCKET_FILE_NAME)
 
 
