@@ -55,12 +55,13 @@ def bob_rows(daemon: Daemon) -> list[Any]:
 @pytest.mark.parametrize("function", ["create_full_access", "list", "rename", "revoke"])
 def test_api_user_variants_denied(daemon: Daemon, function: str) -> None:
     before = seed_bob(daemon)
-    params = {
+    every_params: dict[str, dict[str, object]] = {
         "create_full_access": {"name": "planted"},
         "list": {},
         "rename": {"name": "bob-only", "new_name": "taken"},
         "revoke": {"name": ["a", "bob-only", "_"]},
-    }[function]
+    }
+    params = every_params[function]
     for user in FOREIGN_USERS:
         result = run_as(ALICE, call, daemon.socket_path, function, {**params, "api.user": user})
         assert result["status"] == 0, (user, result)
