@@ -1,6 +1,6 @@
 """Safe creation and checks of the daemon's database file and Unix socket.
 
-The database lives in a directory that only the daemon's user may write: the daemon creates
+The database lives in a directory that only the daemon's user may write. The daemon creates
 it with mode 0700 and refuses to start when an existing one is owned by another user or
 writable by group or others, because anyone who can write there could replace the database or
 plant a symlink. The database file is created 0600, must not be a symlink, and is held to the
