@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+from contextlib import closing
 from typing import Any
 
 from tokend_client import protocol
@@ -100,7 +101,8 @@ def check_reply(status: int, body: bytes, sent_bytes: int = 0) -> list[dict[str,
 
 def snapshot(database_path: str) -> list[Row]:
     """Return every token row, read straight from the database file."""
-    with sqlite3.connect(f"file:{database_path}?mode=ro", uri=True) as db:
+    # closing(): sqlite3's own context manager commits but leaves the connection open.
+    with closing(sqlite3.connect(f"file:{database_path}?mode=ro", uri=True)) as db:
         rows = db.execute(
             "SELECT account, name, lookup_id, secret_hash, create_time, expires_at "
             "FROM tokens ORDER BY id"
@@ -110,7 +112,7 @@ def snapshot(database_path: str) -> list[Row]:
 
 def integrity(database_path: str) -> str:
     """Return the result of SQLite's `PRAGMA integrity_check` on the database."""
-    with sqlite3.connect(database_path) as db:
+    with closing(sqlite3.connect(database_path)) as db:
         row = db.execute("PRAGMA integrity_check").fetchone()
     return str(row[0])
 
