@@ -93,12 +93,17 @@ def matches(expected: Names, actual: dict[str, str]) -> bool:
 
 
 def test_sigkill_keeps_acknowledged_state(daemon: Daemon) -> None:
-    chooser = random.Random(20240601)
+    kill_during_writes(daemon, ROUNDS, seed=20240601)
+
+
+def kill_during_writes(daemon: Daemon, rounds: int, seed: int) -> None:
+    """Kill and restart `daemon` `rounds` times during writes; check the state after each."""
+    chooser = random.Random(seed)
     clients = [Client(f"k{number}-", random.Random(number)) for number in range(CLIENTS)]
     total_acknowledged = 0
     in_flight = 0
 
-    for round_number in range(ROUNDS):
+    for round_number in range(rounds):
         acknowledged_enough = threading.Event()
         wanted = chooser.randint(1, 25)
         for client in clients:
@@ -134,6 +139,6 @@ def test_sigkill_keeps_acknowledged_state(daemon: Daemon) -> None:
 
     listed = {entry["name"] for entry in daemon.call("list")["data"]}
     assert listed == {name for client in clients for name in client.names}
-    assert total_acknowledged >= ROUNDS
+    assert total_acknowledged >= rounds
     # Half the clients' rounds must end with a call in flight, or the kills prove little.
-    assert in_flight >= ROUNDS, in_flight
+    assert in_flight >= rounds, in_flight

@@ -252,8 +252,11 @@ envelopes = st.one_of(
 )
 
 
+documents = st.one_of(envelopes, st.lists(envelopes, min_size=1, max_size=5))
+
+
 @EXAMPLES
-@given(document=st.one_of(envelopes, st.lists(envelopes, min_size=1, max_size=5)))
+@given(document=documents)
 def test_any_document_gets_wellformed_reply(target: Daemon, document: Any) -> None:
     before = snapshot(target.database_path)
     responses = post_document(target, document)

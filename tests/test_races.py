@@ -42,11 +42,11 @@ def call_as(socket_path: str, account: str, function: str, params: dict[str, Any
     return response["result"]
 
 
-def run_client(socket_path: str, number: int, seed: int) -> Ledger:
+def run_client(socket_path: str, number: int, seed: int, calls: int = CALLS_PER_CLIENT) -> Ledger:
     """Send random calls on the shared names and on names only this client uses."""
     chooser = random.Random(seed)
     ledger = Ledger(private={account: set() for account in ACCOUNTS})
-    for step in range(CALLS_PER_CLIENT):
+    for step in range(calls):
         account = chooser.choice(ACCOUNTS)
         if chooser.random() < 0.25:
             run_private_step(socket_path, account, f"c{number}-{step}", chooser, ledger)
@@ -95,12 +95,17 @@ def run_private_step(
 
 
 def test_concurrent_writes_match_acknowledgements(daemon: Daemon) -> None:
-    with ThreadPoolExecutor(CLIENTS) as pool:
+    race_writers(daemon, CLIENTS, CALLS_PER_CLIENT, seed=1000)
+
+
+def race_writers(daemon: Daemon, clients: int, calls: int, seed: int) -> None:
+    """Run `clients` concurrent writers of `calls` calls each; check the store against them."""
+    with ThreadPoolExecutor(clients) as pool:
         futures = [
-            pool.submit(run_client, daemon.socket_path, number, seed=1000 + number)
-            for number in range(CLIENTS)
+            pool.submit(run_client, daemon.socket_path, number, seed + number, calls)
+            for number in range(clients)
         ]
-        ledgers = [future.result(timeout=120) for future in futures]
+        ledgers = [future.result(timeout=600) for future in futures]
 
     rows = snapshot(daemon.database_path)
     names = Counter((row[0], row[1]) for row in rows)
