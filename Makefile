@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 # systemd-socket-activate and systemd-analyze.
 SYSTEM_TOOLS := curl:curl systemd-socket-activate:systemd systemd-analyze:systemd
 
-.PHONY: run test lint typecheck system-tools
+.PHONY: run test stress lint typecheck system-tools
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,3 +41,8 @@ test: $(BIN)/python system-tools
 	$(BIN)/ruff format --check tokend client tests bench
 	$(BIN)/mypy tokend client tests $(wildcard bench/*.py)
 	$(BIN)/python -m pytest
+
+# Longer crash, race and fuzz runs (tests/stress); several minutes on two cores.
+stress: $(BIN)/python
+	$(BIN)/pip install --quiet '.[test]'
+	$(BIN)/python -m pytest -m stress tests/stress

@@ -48,6 +48,7 @@ def daemon(daemon_factory: DaemonFactory) -> Daemon:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "root: needs uid 0 to switch to other accounts")
+    config.addinivalue_line("markers", "stress: a long run, selected by `make stress`")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

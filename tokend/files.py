@@ -1,9 +1,10 @@
 """Safe creation and checks of the daemon's database file and Unix socket.
 
-The database lives in a directory that only the daemon's user may write: the daemon creates
-it with mode 0700 and refuses to start when an existing one is writable by group or others,
-because anyone who can write there could replace the database or plant a symlink. The database
-file is created 0600 and must not be a symlink.
+The database lives in a directory that only the daemon's user may write. The daemon creates
+it with mode 0700 and refuses to start when an existing one is owned by another user or
+writable by group or others, because anyone who can write there could replace the database or
+plant a symlink. The database file is created 0600, must not be a symlink, and is held to the
+same owner and mode rules.
 """
 
 from __future__ import annotations
@@ -43,7 +44,10 @@ def prepare_database_path(path: Path) -> None:
         descriptor = os.open(path, flags, 0o600)
     except OSError as error:
         raise StartupError(f"Cannot open the database {path}: {error.strerror}.") from None
-    os.close(descriptor)
+    try:
+        _check_not_foreign(path, os.fstat(descriptor), "database file")
+    finally:
+        os.close(descriptor)
 
 
 def _make_private_directory(directory: Path) -> None:
@@ -57,12 +61,25 @@ def _make_private_directory(directory: Path) -> None:
 
 
 def _check_directory_not_shared(directory: Path) -> None:
-    mode = directory.stat().st_mode
-    if mode & (stat.S_IWGRP | stat.S_IWOTH):
+    _check_not_foreign(directory, directory.stat(), "database directory")
+
+
+def _check_not_foreign(path: Path, info: os.stat_result, kind: str) -> None:
+    """Raise `StartupError` unless the daemon's user owns `path` and only it may write there.
+
+    An owner other than the daemon's user could chmod the file or directory and then replace
+    the token hashes with its own.
+    """
+    if info.st_uid != os.geteuid():
         raise StartupError(
-            f"The database directory {directory} is writable by group or others "
-            f"(mode {stat.S_IMODE(mode):04o}). Run `chmod go-w {directory}` or use another "
-            "directory."
+            f"The {kind} {path} is owned by uid {info.st_uid}, not by the daemon's user "
+            f"(uid {os.geteuid()}). Run `chown {os.geteuid()} {path}` or use another path."
+        )
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise StartupError(
+            f"The {kind} {path} is writable by group or others "
+            f"(mode {stat.S_IMODE(info.st_mode):04o}). Run `chmod go-w {path}` or use another "
+            "path."
         )
 
 

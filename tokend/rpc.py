@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -33,6 +34,7 @@ Function = Callable[[Caller, Params], Awaitable[UapiResult]]
 Reply = dict[str, Any] | list[dict[str, Any]] | None
 
 _REQUEST_KEYS = frozenset(("jsonrpc", "method", "params", "id"))
+_MAX_INTEGER_DIGITS = 100
 
 
 class RequestError(Exception):
@@ -181,7 +183,13 @@ def parse_body(body: bytes) -> object:
             f"Parse error: the request body is not valid UTF-8 (byte {error.start}).",
         ) from None
     try:
-        return json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+        return json.loads(
+            text,
+            object_pairs_hook=_unique_keys,
+            parse_constant=_no_constant,
+            parse_int=_bounded_int,
+            parse_float=_finite_float,
+        )
     except json.JSONDecodeError as error:
         raise RequestError(
             protocol.PARSE_ERROR,
@@ -197,7 +205,11 @@ def parse_body(body: bytes) -> object:
 
 
 class _AmbiguousJsonError(ValueError):
-    """JSON that parses but that tokend does not accept: duplicate keys, NaN or Infinity."""
+    """JSON that parses but that tokend does not accept.
+
+    That is a duplicate key, NaN or Infinity, an integer of more than `_MAX_INTEGER_DIGITS`
+    digits, or a number too large for a float, such as 1e400.
+    """
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -212,6 +224,24 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _no_constant(name: str) -> object:
     raise _AmbiguousJsonError(f"{name} is not a valid JSON number")
+
+
+def _bounded_int(text: str) -> int:
+    # Python 3.11 raises a bare ValueError for integers of more than 4300 digits (its default
+    # int_max_str_digits), and no parameter or id needs more than a few dozen.
+    if len(text.lstrip("-")) > _MAX_INTEGER_DIGITS:
+        raise _AmbiguousJsonError(
+            f"an integer has {len(text.lstrip('-'))} digits and the limit is {_MAX_INTEGER_DIGITS}"
+        )
+    return int(text)
+
+
+def _finite_float(text: str) -> float:
+    # float() turns 1e400 into inf, which json.dumps would send back as the bare word Infinity.
+    value = float(text)
+    if not math.isfinite(value):
+        raise _AmbiguousJsonError(f"the number {text[:40]} is too large for a float")
+    return value
 
 
 def _same(value: Any) -> Any:

@@ -106,7 +106,27 @@ async def handle_rpc(request: web.Request) -> web.StreamResponse:
 
     if reply is None:
         return web.Response(status=204)
-    return web.json_response(reply)
+    return await send_reply(request, web.json_response(reply), config.request_timeout_s, caller)
+
+
+async def send_reply(
+    request: web.Request, response: web.Response, timeout_s: float, caller: Caller
+) -> web.Response:
+    """Send `response` within `timeout_s`, or drop the connection of a client that does not read.
+
+    aiohttp waits without a limit for the socket to drain, so a client that never reads a reply
+    larger than the socket buffers would otherwise keep its connection and the reply forever.
+    """
+    try:
+        async with asyncio.timeout(timeout_s):
+            await response.prepare(request)
+            await response.write_eof()
+    except TimeoutError:
+        logger.info("event=reply_timed_out account=%s timeout_s=%g", caller.account, timeout_s)
+        if request.transport is not None:
+            # close() would wait for the unread reply to drain; abort() discards it.
+            request.transport.abort()
+    return response
 
 
 @web.middleware
@@ -174,7 +194,10 @@ async def serve(config: Config) -> None:
     try:
         await runner.setup()
         listener, bound_path = _listen(config)
-        site = web.SockSite(runner, listener)
+        # asyncio calls listen() again with this backlog, also on a socket from systemd. The
+        # kernel's maximum (systemd's Backlog= default) lets a burst of connections wait in the
+        # queue, where aiohttp's default of 128 makes non-blocking clients fail with EAGAIN.
+        site = web.SockSite(runner, listener, backlog=socket.SOMAXCONN)
         await site.start()
         logger.info(
             "event=started socket=%s database=%s profile=%s",
