@@ -23,9 +23,16 @@ from datetime import date
 from . import apitokens_prompt as prompt
 from . import apitokens_query as query
 from . import apitokens_view as view
-from . import protocol
 from .apitokens_args import PROGRAM, ParserExit, UsageError, build_parser
-from .cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE
+from .cli import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_UNAVAILABLE,
+    EXIT_USAGE,
+    report,
+    report_protocol_error,
+)
 from .client import Client
 from .errors import DaemonUnavailable, ProtocolError, UAPIError
 
@@ -231,16 +238,11 @@ COMMANDS: dict[str, Callable[[Client, Namespace], int]] = {
 
 
 def _report_protocol_error(error: ProtocolError) -> int:
-    if error.code == protocol.SERVER_SHUTTING_DOWN:
-        _report(f"the daemon is shutting down ({error}). Try again once it has restarted")
-        return EXIT_UNAVAILABLE
-    _report(f"the daemon returned an error: {error}")
-    return EXIT_FAILED
+    return report_protocol_error(PROGRAM, error)
 
 
 def _report(message: str) -> None:
-    one_line = " ".join(message.split())
-    print(f"{PROGRAM}: {one_line}", file=sys.stderr)
+    report(PROGRAM, message)
 
 
 if __name__ == "__main__":

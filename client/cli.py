@@ -257,16 +257,26 @@ def _report_protocol_error(error: ProtocolError) -> int:
     if error.code == protocol.METHOD_NOT_FOUND:
         _report(f"{error}. Run '{PROGRAM} {protocol.MODULE} --help' for the functions")
         return EXIT_USAGE
+    return report_protocol_error(PROGRAM, error)
+
+
+def report_protocol_error(program: str, error: ProtocolError) -> int:
+    """Print a JSON-RPC error as one line on stderr and return the exit status for it."""
     if error.code == protocol.SERVER_SHUTTING_DOWN:
-        _report(f"the daemon is shutting down ({error}). Try again once it has restarted")
+        report(program, f"the daemon is shutting down ({error}). Try again once it has restarted")
         return EXIT_UNAVAILABLE
-    _report(f"the daemon returned an error: {error}")
+    report(program, f"the daemon returned an error: {error}")
     return EXIT_FAILED
 
 
-def _report(message: str) -> None:
+def report(program: str, message: str) -> None:
+    """Print `message` on stderr as one line prefixed with the program's name."""
     one_line = " ".join(message.split())
-    print(f"{PROGRAM}: {one_line}", file=sys.stderr)
+    print(f"{program}: {one_line}", file=sys.stderr)
+
+
+def _report(message: str) -> None:
+    report(PROGRAM, message)
 
 
 def _write(text: str) -> None:
