@@ -1,10 +1,14 @@
-"""JSON-RPC 2.0 over the UAPI functions, dispatched with jsonrpcserver.
+"""JSON-RPC 2.0 over the UAPI functions.
 
-jsonrpcserver 5 has three habits that this module works around. It sends `str(exception)` to
-the caller when a method raises, so every method catches first and maps errors through one
-table. It rejects a whole batch when one element is malformed, so the body is parsed and each
-element validated here, and only well-formed calls reach the library, one at a time. It answers
-a notification with nothing, which the server sends as HTTP 204.
+The body is parsed and each call's envelope validated here, so that a malformed element of a
+batch gets its own error while the others run, as JSON-RPC 2.0 requires. A function's failure
+becomes a `status: 0` UAPI result; anything unexpected becomes "Internal error" without the
+exception's text, after the traceback is logged. A notification (a call without `id`) runs
+and gets no reply, which the server sends as HTTP 204.
+
+Calls go straight to the functions, not through jsonrpcserver's dispatcher. That dispatcher
+creates a task and reads the method's signature for every call, which cost about 50 us per
+call on a 2-core test machine, and the checks here already cover what it checks.
 
 Batch elements run one after another, in order, so a batch that creates then renames a token
 behaves like the same calls sent separately.
@@ -16,11 +20,6 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
-
-from jsonrpcserver import Success
-from jsonrpcserver.async_dispatcher import dispatch_to_response_pure
-from jsonrpcserver.exceptions import JsonRpcError
-from jsonrpcserver.response import to_serializable_one
 
 from tokend_client import protocol
 
@@ -62,10 +61,7 @@ class Dispatcher:
             protocol.REVOKE: functions.revoke,
             protocol.VERIFY: functions.verify,
         }
-        self._methods = {
-            protocol.method_name(name): _json_rpc_method(protocol.method_name(name), function)
-            for name, function in table.items()
-        }
+        self._methods = {protocol.method_name(name): function for name, function in table.items()}
 
     async def dispatch(self, body: bytes, caller: Caller) -> Reply:
         """Return the reply to `body`, or None when it holds only notifications."""
@@ -100,18 +96,13 @@ class Dispatcher:
             logger.info("event=request_rejected account=%s reason=%s", caller.account, error.code)
             return error_reply(error.code, error.message, error.request_id)
 
-        response = await dispatch_to_response_pure(
-            deserializer=_same,
-            validator=_same,
-            methods=self._methods,
-            context=caller,
-            post_process=to_serializable_one,  # type: ignore[arg-type]
-            request=request,  # type: ignore[arg-type]
-        )
-        if response is None:
+        method = request["method"]
+        result = await _call(method, self._methods[method], caller, request["params"])
+        if "id" not in request:
             return None
-        assert isinstance(response, dict)
-        return response
+        if result is None:
+            return error_reply(protocol.INTERNAL_ERROR, "Internal error", request["id"])
+        return {"jsonrpc": "2.0", "result": result, "id": request["id"]}
 
     def _validate(self, element: object) -> dict[str, Any]:
         """Check one call's envelope; return it with `params` as an object."""
@@ -211,29 +202,23 @@ def _no_constant(name: str) -> object:
     raise _AmbiguousJsonError(f"{name} is not a valid JSON number")
 
 
-def _same(value: Any) -> Any:
-    return value
-
-
-def _json_rpc_method(method: str, function: Function) -> Callable[..., Awaitable[object]]:
-    """Wrap a UAPI function as a jsonrpcserver method that never leaks exception text."""
-
-    async def call(caller: Caller, /, **params: object) -> object:
-        try:
-            result = await function(caller, params)
-        except UapiError as error:
-            param = getattr(error, "param", None)
-            logger.info(
-                "event=call_failed method=%s account=%s error=%s%s",
-                method,
-                caller.account,
-                type(error).__name__,
-                f" param={param}" if param else "",
-            )
-            result = UapiResult.failure(str(error))
-        except Exception:
-            logger.exception("event=internal_error method=%s account=%s", method, caller.account)
-            raise JsonRpcError(protocol.INTERNAL_ERROR, "Internal error") from None
-        return Success(result.to_json())
-
-    return call
+async def _call(
+    method: str, function: Function, caller: Caller, params: Params
+) -> dict[str, Any] | None:
+    """Run one UAPI function; return its result object, or None after an unexpected error."""
+    try:
+        result = await function(caller, params)
+    except UapiError as error:
+        param = getattr(error, "param", None)
+        logger.info(
+            "event=call_failed method=%s account=%s error=%s%s",
+            method,
+            caller.account,
+            type(error).__name__,
+            f" param={param}" if param else "",
+        )
+        result = UapiResult.failure(str(error))
+    except Exception:
+        logger.exception("event=internal_error method=%s account=%s", method, caller.account)
+        return None
+    return result.to_json()
