@@ -159,7 +159,10 @@ async def serve(config: Config) -> None:
     try:
         await runner.setup()
         listener, bound_path = _listen(config)
-        await web.SockSite(runner, listener).start()
+        # asyncio calls listen() again with this backlog, also on a socket from systemd. The
+        # kernel's maximum (systemd's Backlog= default) lets a burst of connections wait in the
+        # queue, where aiohttp's default of 128 makes non-blocking clients fail with EAGAIN.
+        await web.SockSite(runner, listener, backlog=socket.SOMAXCONN).start()
         logger.info(
             "event=started socket=%s database=%s profile=%s",
             listener.getsockname(),
