@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -39,6 +40,7 @@ class LoadResult:
     elapsed_s: float = 0.0
     client_cpu_s: float = 0.0
     latencies_s: list[float] = field(default_factory=list)
+    failure_reasons: Counter[str] = field(default_factory=Counter)
 
     @property
     def throughput(self) -> float:
@@ -59,6 +61,7 @@ class LoadResult:
         self.elapsed_s = max(self.elapsed_s, other.elapsed_s)
         self.client_cpu_s += other.client_cpu_s
         self.latencies_s.extend(other.latencies_s)
+        self.failure_reasons.update(other.failure_reasons)
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,8 @@ async def _load(spec: LoadSpec, process_index: int, clients: int, start_at: floa
     timeout = aiohttp.ClientTimeout(total=None)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         bodies = _BodySource(spec.body, process_index)
-        await asyncio.gather(*(_send(session, bodies.next(index)) for index in range(clients)))
+        warm_up = (_send(session, bodies.next(index)) for index in range(clients))
+        await asyncio.gather(*warm_up)
 
         await asyncio.sleep(max(0.0, start_at - time.time()))
         cpu_before = time.process_time()
@@ -134,17 +138,22 @@ async def _client(
     while time.perf_counter() < deadline:
         body = bodies.next(index)
         sent = time.perf_counter()
-        if await _send(session, body):
+        if await _send(session, body) is None:
             latencies.append(time.perf_counter() - sent)
         else:
             failures += 1
     return latencies, failures
 
 
-async def _send(session: aiohttp.ClientSession, body: bytes) -> bool:
+async def _send(session: aiohttp.ClientSession, body: bytes) -> str | None:
+    """Send one request; return None on success, else why it failed."""
     async with session.post(URL, data=body, headers=HEADERS) as response:
-        body = await response.read()
-        return response.status == 200 and SUCCESS in body
+        reply = await response.read()
+    if response.status != 200:
+        return f"HTTP {response.status}"
+    if SUCCESS not in reply:
+        return "UAPI status 0"
+    return None
 
 
 class _BodySource:
@@ -177,14 +186,15 @@ async def burst(socket_path: str, body: bytes, count: int) -> LoadResult:
         async def one() -> None:
             sent = time.perf_counter()
             try:
-                succeeded = await _send(session, body)
-            except (aiohttp.ClientError, OSError):
+                failure = await _send(session, body)
+            except (aiohttp.ClientError, OSError) as error:
                 # Counted, not raised: how many calls of a burst fail is part of the result.
-                succeeded = False
-            if succeeded:
+                failure = type(error).__name__
+            if failure is None:
                 result.latencies_s.append(time.perf_counter() - sent)
             else:
                 result.failures += 1
+                result.failure_reasons[failure] += 1
 
         started = time.perf_counter()
         await asyncio.gather(*(one() for _ in range(count)))

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 HEADING = "## Daemon"
 BEGIN = "<!-- begin bench_daemon.py output: rerun the command below to replace it -->"
 END = "<!-- end bench_daemon.py output -->"
-PACKAGES = ("aiohttp", "jsonrpcserver", "aiosqlite", "argon2-cffi", "argon2-cffi-bindings")
+PACKAGES = ("aiohttp", "aiosqlite", "argon2-cffi", "argon2-cffi-bindings")
 MIB = 1024
 
 
@@ -62,7 +62,7 @@ def render(
         _uncached_table(results, settings, facts),
         _writes_table(results, settings),
         _scale_table(results, settings),
-        _memory_table(results, settings),
+        _memory_table(results, settings, facts),
     ]
     return "\n\n".join(part.strip() for part in parts) + "\n"
 
@@ -71,18 +71,20 @@ def _header(command: str, elapsed_s: float, settings: Settings) -> str:
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     versions = ", ".join(f"{name} {metadata.version(name)}" for name in PACKAGES)
     load = " ".join(f"{value:.2f}" for value in os.getloadavg())
-    return f"""
-Command: `{command}` (as root, from the repository root), {now}, {elapsed_s:.0f} s.
-
-- Machine: {_cpu_model()}, {os.cpu_count()} CPUs, Linux {platform.release()}, temporary
-  files on {_filesystem(Path(tempfile.gettempdir()))}. The client processes and the server
-  under test share these CPUs.
-- Software: Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, {versions},
-  tokend {_tokend_revision()}.
-- Each figure is the median of {settings.rounds} rounds of {settings.duration_s:g} s; each
-  ratio is the median of per-round ratios, with the lowest and highest in brackets. Other
-  processes on the machine also use the CPUs; load average at the end: {load}.
-"""
+    lines = [
+        f"Command: `{command}` (as root, from the repository root), {now}, {elapsed_s:.0f} s.",
+        "",
+        f"- Machine: {_cpu_model()}, {os.cpu_count()} CPUs, Linux {platform.release()}, "
+        f"temporary files on {_filesystem(Path(tempfile.gettempdir()))}. The client processes "
+        "and the server under test share these CPUs.",
+        f"- Software: Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, "
+        f"{versions}, tokend {_tokend_revision()}.",
+        f"- Each figure is the median of {settings.rounds} rounds of {settings.duration_s:g} s, "
+        "and each ratio is the median of per-round ratios, with the lowest and highest in "
+        "brackets. Other jobs on the machine also use the CPUs, so single rounds vary; load "
+        f"average at the end: {load}.",
+    ]
+    return "\n".join(lines)
 
 
 def _calls_table(results: Results, settings: Settings) -> str:
@@ -127,8 +129,8 @@ def _client_check(results: Results, settings: Settings) -> str:
 {_client_row(results, "1 client process", one)}
 {_client_row(results, "2 client processes", two)}
 
-Ratio of 2 processes to 1: {_ratio(results, two, one)}. Tables above use {settings.client_processes}
-client process(es).
+Ratio of 2 processes to 1: {_ratio(results, two, one)}. The other tables use
+{settings.client_processes} client processes per load run.
 """
 
 
@@ -228,7 +230,7 @@ def _scale_table(results: Results, settings: Settings) -> str:
     return "\n".join(lines)
 
 
-def _memory_table(results: Results, settings: Settings) -> str:
+def _memory_table(results: Results, settings: Settings, facts: dict[str, str]) -> str:
     lines = [
         "### Daemon memory under bursts of concurrent uncached verifications",
         "",
@@ -249,7 +251,10 @@ def _memory_table(results: Results, settings: Settings) -> str:
             f"{results.median(f'burst_peak/{size}') / MIB:.1f} |"
         )
         lines.append(f"| after that burst | {results.median(f'burst_after/{size}') / MIB:.1f} |")
+    reasons = [f"{size:,}: {facts.get(f'burst_failures/{size}', '?')}" for size in settings.bursts]
     lines.append(f"| peak since start (`VmHWM`) | {results.median('rss_hwm') / MIB:.1f} |")
+    lines.append("")
+    lines.append(f"Failed calls by reason, per burst size: {'; '.join(reasons)}.")
     return "\n".join(lines)
 
 
