@@ -27,7 +27,7 @@ HEADERS = {"Content-Type": "application/json"}
 # Every reply must contain this to count as a success: the UAPI result's `status: 1`, which
 # the bare baseline's fixed body contains too. A substring test keeps the client's CPU cost low.
 SUCCESS = b'"status": 1'
-# Processes wait until this long after the parent's call, so that all start measuring together.
+# Several processes wait until this long after the parent's call, so all start measuring together.
 START_DELAY_S = 0.5
 
 
@@ -77,10 +77,11 @@ class LoadSpec:
 
 def run_load(spec: LoadSpec) -> LoadResult:
     """Run `spec` and return the combined result of all client processes."""
-    start_at = time.time() + START_DELAY_S
     shares = _split(spec.clients, spec.processes)
     if len(shares) == 1:
-        return asyncio.run(_load(spec, 0, shares[0], start_at))
+        return asyncio.run(_load(spec, 0, shares[0], time.time()))
+
+    start_at = time.time() + START_DELAY_S
 
     # fork: the children need the parent's loaded modules, not a fresh interpreter.
     context = multiprocessing.get_context("fork")
