@@ -7,6 +7,9 @@ The reader serves lists and lookups; under WAL it sees only committed rows, neve
 open transaction. `synchronous=FULL` makes each commit durable before the method returns, so a
 reply sent after it describes a write that survives a crash or power loss.
 
+Each query is one `execute_fetchall` call. Every aiosqlite call is a round trip to the
+connection's thread, so execute, fetch and close as separate calls would cost three.
+
 The store raises and never logs; the service layer logs.
 """
 
@@ -92,8 +95,7 @@ class Store:
     async def list_tokens(self, account: str) -> list[TokenRecord]:
         """Return all of the account's tokens in no particular order."""
         query = "SELECT name, create_time, expires_at FROM tokens WHERE account = ?"
-        async with self._reader.execute(query, (account,)) as cursor:
-            rows = await cursor.fetchall()
+        rows = await self._reader.execute_fetchall(query, (account,))
         return [TokenRecord(row[0], row[1], row[2]) for row in rows]
 
     async def find_by_lookup_id(self, lookup_id: str) -> StoredToken | None:
@@ -102,11 +104,10 @@ class Store:
             "SELECT account, name, create_time, expires_at, secret_hash FROM tokens "
             "WHERE lookup_id = ?"
         )
-        async with self._reader.execute(query, (lookup_id,)) as cursor:
-            row = await cursor.fetchone()
-        if row is None:
-            return None
-        return StoredToken(row[0], TokenRecord(row[1], row[2], row[3]), row[4])
+        # lookup_id is UNIQUE, so there is at most one row.
+        for row in await self._reader.execute_fetchall(query, (lookup_id,)):
+            return StoredToken(row[0], TokenRecord(row[1], row[2], row[3]), row[4])
+        return None
 
     async def insert(
         self, account: str, record: TokenRecord, lookup_id: str, secret_hash: str
@@ -206,13 +207,14 @@ async def _connect(path: Path) -> aiosqlite.Connection:
 
 async def _has_name(db: aiosqlite.Connection, account: str, name: str) -> bool:
     query = "SELECT 1 FROM tokens WHERE account = ? AND name = ?"
-    async with db.execute(query, (account, name)) as cursor:
-        return await cursor.fetchone() is not None
+    rows = await db.execute_fetchall(query, (account, name))
+    return next(iter(rows), None) is not None
 
 
 async def _has_lookup_id(db: aiosqlite.Connection, lookup_id: str) -> bool:
-    async with db.execute("SELECT 1 FROM tokens WHERE lookup_id = ?", (lookup_id,)) as cursor:
-        return await cursor.fetchone() is not None
+    query = "SELECT 1 FROM tokens WHERE lookup_id = ?"
+    rows = await db.execute_fetchall(query, (lookup_id,))
+    return next(iter(rows), None) is not None
 
 
 def _describe(error: sqlite3.OperationalError) -> str:
