@@ -56,6 +56,7 @@ class Config:
     verify_failure_window_s: float = 60.0
     verify_failure_limit: int = 10
     verify_failure_limit_per_uid: int = 60
+    account_cache_ttl_s: float = 5.0
 
 
 def _path(value: object) -> Path:
@@ -126,6 +127,7 @@ _CONVERTERS: dict[str, Callable[[object], Any]] = {
     "verify_failure_window_s": _positive_seconds,
     "verify_failure_limit": _positive_int,
     "verify_failure_limit_per_uid": _positive_int,
+    "account_cache_ttl_s": _positive_seconds,
 }
 
 _ENVIRONMENT = {

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import pwd
 import signal
 import socket
 import struct
@@ -23,6 +22,7 @@ from aiohttp import web
 from tokend_client import protocol
 
 from . import systemd
+from .accounts import Accounts
 from .config import Config
 from .files import bind_unix_socket
 from .hashing import PROFILES, Hasher
@@ -41,6 +41,7 @@ FINAL_GRACE_S = 1.0
 
 CONFIG_KEY = web.AppKey("config", Config)
 DISPATCHER_KEY = web.AppKey("dispatcher", Dispatcher)
+ACCOUNTS_KEY = web.AppKey("accounts", Accounts)
 
 
 class UnknownCallerError(Exception):
@@ -54,7 +55,7 @@ class UnknownCallerError(Exception):
         self.uid = uid
 
 
-def identify_caller(request: web.BaseRequest) -> Caller:
+def identify_caller(request: web.BaseRequest, accounts: Accounts) -> Caller:
     """Return the account of the process on the other end of the request's connection."""
     transport = request.transport
     sock = transport.get_extra_info("socket") if transport is not None else None
@@ -62,10 +63,9 @@ def identify_caller(request: web.BaseRequest) -> Caller:
         raise RuntimeError("the request has no socket to read peer credentials from")
     credentials = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _PEERCRED.size)
     _pid, uid, _gid = _PEERCRED.unpack(credentials)
-    try:
-        account = pwd.getpwuid(uid).pw_name
-    except KeyError:
-        raise UnknownCallerError(uid) from None
+    account = accounts.name_of(uid)
+    if account is None:
+        raise UnknownCallerError(uid)
     return Caller(uid=uid, account=account)
 
 
@@ -77,7 +77,7 @@ async def handle_rpc(request: web.Request) -> web.StreamResponse:
     """Handle one HTTP request that carries a JSON-RPC call or batch."""
     config = request.app[CONFIG_KEY]
     try:
-        caller = identify_caller(request)
+        caller = identify_caller(request, request.app[ACCOUNTS_KEY])
     except UnknownCallerError as error:
         logger.info("event=request_rejected uid=%s reason=unknown_uid", error.uid)
         return _json_error(403, protocol.UNKNOWN_CALLER, str(error))
@@ -151,6 +151,7 @@ def make_app(config: Config, store: Store, hasher: Hasher) -> web.Application:
     app[IN_FLIGHT_KEY] = InFlightRequests()
     app[CONFIG_KEY] = config
     app[DISPATCHER_KEY] = Dispatcher(functions, config.max_batch_size)
+    app[ACCOUNTS_KEY] = functions.accounts
     app.router.add_post("/", handle_rpc)
     app.cleanup_ctx.append(_housekeeping(functions))
     return app
@@ -191,6 +192,8 @@ async def serve(config: Config) -> None:
     )
     bound_path: Path | None = None
     watchdog: asyncio.Task[None] | None = None
+    # Caught from here on, so that a SIGTERM sent as soon as READY=1 arrives still drains.
+    stop = _catch_stop_signals()
     try:
         await runner.setup()
         listener, bound_path = _listen(config)
@@ -210,7 +213,7 @@ async def serve(config: Config) -> None:
             # Kept running while requests drain, so that a slow drain never looks like a hang.
             watchdog = asyncio.create_task(_send_watchdog_keepalives(watchdog_interval_s))
 
-        await _wait_for_stop_signal()
+        await stop.wait()
         _notify("STOPPING=1")
         logger.info("event=stopping timeout_s=%g", config.shutdown_timeout_s)
         await site.stop()
@@ -266,9 +269,10 @@ def _listen(config: Config) -> tuple[socket.socket, Path | None]:
     return listener, config.socket_path
 
 
-async def _wait_for_stop_signal() -> None:
+def _catch_stop_signals() -> asyncio.Event:
+    """Return an event that SIGTERM or SIGINT sets, instead of ending the process."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signal_number in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signal_number, stop.set)
-    await stop.wait()
+    return stop

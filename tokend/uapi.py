@@ -9,7 +9,6 @@ never a token value.
 from __future__ import annotations
 
 import logging
-import pwd
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -19,6 +18,7 @@ from typing import Any
 from tokend_client import protocol
 from tokend_client.protocol import NAME_RULE
 
+from .accounts import Accounts
 from .config import Config
 from .errors import (
     AccessDeniedError,
@@ -110,7 +110,8 @@ class TokenFunctions:
         self._store = store
         self._hasher = hasher
         self._clock = clock
-        self.verifier = Verifier(config, store, hasher)
+        self.accounts = Accounts(config.account_cache_ttl_s)
+        self.verifier = Verifier(config, store, hasher, self.accounts)
 
     def _now(self) -> int:
         return int(self._clock())
@@ -118,7 +119,7 @@ class TokenFunctions:
     async def create_full_access(self, caller: Caller, params: Params) -> UapiResult:
         """Create a token and return its value, the only time anyone sees it."""
         check_param_names(protocol.CREATE, params)
-        account = resolve_account(caller, params)
+        account = resolve_account(caller, params, self.accounts)
         name = check_name("name", require(params, "name", NAME_RULE))
         now = self._now()
         expires_at = parse_expires_at(params["expires_at"], now) if "expires_at" in params else None
@@ -152,7 +153,7 @@ class TokenFunctions:
     async def list(self, caller: Caller, params: Params) -> UapiResult:
         """List the account's tokens with their expiry state."""
         check_param_names(protocol.LIST, params)
-        account = resolve_account(caller, params)
+        account = resolve_account(caller, params, self.accounts)
         view = ListView.from_params(params)
         now = self._now()
         records = await self._store.list_tokens(account)
@@ -163,7 +164,7 @@ class TokenFunctions:
     async def rename(self, caller: Caller, params: Params) -> UapiResult:
         """Rename a token, keeping its value, creation time and expiry."""
         check_param_names(protocol.RENAME, params)
-        account = resolve_account(caller, params)
+        account = resolve_account(caller, params, self.accounts)
         name = check_name("name", require(params, "name", "the token's current name"))
         new_name = check_name("new_name", require(params, "new_name", NAME_RULE))
         await self._store.rename(account, name, new_name)
@@ -176,7 +177,7 @@ class TokenFunctions:
     async def revoke(self, caller: Caller, params: Params) -> UapiResult:
         """Revoke the named tokens in one transaction; a name that does not exist warns."""
         check_param_names(protocol.REVOKE, params)
-        account = resolve_account(caller, params)
+        account = resolve_account(caller, params, self.accounts)
         names = revoke_names(params)
         removed = await self._store.revoke(account, names)
 
@@ -226,7 +227,7 @@ def require(params: Params, name: str, rule: str) -> object:
     return params[name]
 
 
-def resolve_account(caller: Caller, params: Params) -> str:
+def resolve_account(caller: Caller, params: Params, accounts: Accounts) -> str:
     """Return the account the call acts on: `api.user` if root gave it, else the caller's."""
     if protocol.API_USER not in params:
         return caller.account
@@ -237,10 +238,8 @@ def resolve_account(caller: Caller, params: Params) -> str:
         raise AccessDeniedError(caller.account, account)
     if not account or "\0" in account:
         raise InvalidParameterError(protocol.API_USER, account, "use an account name")
-    try:
-        pwd.getpwnam(account)
-    except KeyError:
-        raise NoSuchAccountError(account) from None
+    if not accounts.exists(account):
+        raise NoSuchAccountError(account)
     return account
 
 

@@ -19,12 +19,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import pwd
 import secrets
 import time
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
 
+from .accounts import Accounts
 from .config import Config
 from .errors import InvalidTokenError, RateLimitedError, TokenExpiredError, UapiError
 from .hashing import Hasher, is_well_formed, split_token
@@ -45,8 +45,9 @@ class _CacheEntry:
 class Verifier:
     """Checks presented tokens against the store; the only code that reads secret hashes."""
 
-    def __init__(self, config: Config, store: Store, hasher: Hasher) -> None:
+    def __init__(self, config: Config, store: Store, hasher: Hasher, accounts: Accounts) -> None:
         self._store = store
+        self._accounts = accounts
         self._hasher = hasher
         self._cache_ttl_s = config.verify_cache_ttl_s
         self._cache_max_entries = config.verify_cache_max_entries
@@ -78,7 +79,7 @@ class Verifier:
             raise
 
     async def _verify(self, account: str, token: str, now: float) -> StoredToken:
-        if not is_well_formed(token) or not _account_exists(account):
+        if not is_well_formed(token) or not self._accounts.exists(account):
             self._note_failure(account, None, "malformed_or_unknown")
             raise InvalidTokenError
         lookup_id, secret = split_token(token)
@@ -130,7 +131,7 @@ class Verifier:
             self._cache.popitem(last=False)
 
     def _note_failure(self, account: str, name: str | None, reason: str) -> None:
-        key = account if _account_exists(account) else UNKNOWN_ACCOUNT
+        key = account if self._accounts.exists(account) else UNKNOWN_ACCOUNT
         self._failures[key] += 1
         if self._failures[key] == 1:
             logger.info(
@@ -162,13 +163,3 @@ class Verifier:
         while True:
             await asyncio.sleep(self.window_s)
             self.housekeeping()
-
-
-def _account_exists(account: str) -> bool:
-    if not account or "\0" in account:
-        return False
-    try:
-        pwd.getpwnam(account)
-    except KeyError:
-        return False
-    return True
