@@ -19,9 +19,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from jsonrpcserver import Success
-from jsonrpcserver.async_dispatcher import dispatch_to_response_pure
+from jsonrpcserver.async_dispatcher import call as jsonrpc_call
+from jsonrpcserver.dispatcher import create_request, to_response
 from jsonrpcserver.exceptions import JsonRpcError
 from jsonrpcserver.response import to_serializable_one
+from jsonrpcserver.sentinels import NOID
 
 from tokend_client import protocol
 
@@ -102,16 +104,14 @@ class Dispatcher:
             logger.info("event=request_rejected account=%s reason=%s", caller.account, error.code)
             return error_reply(error.code, error.message, error.request_id)
 
-        response = await dispatch_to_response_pure(
-            deserializer=_same,
-            validator=_same,
-            methods=self._methods,
-            context=caller,
-            post_process=to_serializable_one,  # type: ignore[arg-type]
-            request=request,  # type: ignore[arg-type]
-        )
-        if response is None:
+        # The envelope is checked and the method found above, so this uses only the library's
+        # call and response steps. Its full pipeline would bind the method's signature and
+        # start a task for every call, about 30 microseconds that checked nothing here.
+        call = create_request(request)
+        result = await jsonrpc_call(call, caller, self._methods[call.method])
+        if call.id is NOID:
             return None
+        response = to_serializable_one(to_response(call, result))
         assert isinstance(response, dict)
         return response
 
@@ -241,10 +241,6 @@ def _finite_float(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):
         raise _AmbiguousJsonError(f"the number {text[:40]} is too large for a float")
-    return value
-
-
-def _same(value: Any) -> Any:
     return value
 
 
