@@ -189,3 +189,18 @@ def test_default_paths_for_other_users() -> None:
     )
     without_runtime = run_as("nobody", _defaults_with, {"HOME": "/home/n"})
     assert without_runtime[0] == "/tmp/tokend-65534/tokend.sock"
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "1e400", "-1.0", "0"])
+def test_seconds_must_be_finite_and_positive(tmp_path: Path, value: str) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text(f"request_timeout_s = {value}\n")
+    with pytest.raises(ConfigError, match="request_timeout_s"):
+        load_config({}, {}, config)
+
+
+def test_decimal_socket_mode_is_explained(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text("socket_mode = 660\n")
+    with pytest.raises(ConfigError, match="0o660"):
+        load_config({}, {}, config)

@@ -172,3 +172,11 @@ def test_expiry_accepts_last_second_of_9999(daemon: Daemon) -> None:
 
 def test_expiry_date_in_past_is_rejected(daemon: Daemon) -> None:
     assert_failed(daemon.call("create_full_access", name="a", expires_at="2001-01-01"), "past")
+
+
+def test_errors_show_values_as_json(daemon: Daemon) -> None:
+    message = daemon.call("create_full_access", name=True)["errors"][0]
+    assert "true" in message
+    assert "True" not in message
+    message = daemon.call("create_full_access", name="a", expires_at=None)["errors"][0]
+    assert "null" in message

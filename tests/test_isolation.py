@@ -111,3 +111,18 @@ def test_batch_cannot_mix_accounts(daemon: Daemon) -> None:
     assert second["result"]["status"] == 0
     bob = run_as(BOB, call, daemon.socket_path, "list")
     assert [entry["name"] for entry in bob["data"]] == ["keep"]
+
+
+def _get(socket_path: str) -> tuple[int, bytes]:
+    from .helpers import UnixHTTPConnection
+
+    connection = UnixHTTPConnection(socket_path)
+    connection.request("GET", "/anything")
+    response = connection.getresponse()
+    return response.status, response.read()
+
+
+def test_unknown_uid_rejected_on_any_path(daemon: Daemon) -> None:
+    status, reply = run_as(54321, _get, daemon.socket_path)
+    assert status == 403
+    assert json.loads(reply)["error"]["code"] == -32001

@@ -139,3 +139,16 @@ def test_revoke_rejects_unknown_parameter(daemon: Daemon) -> None:
     assert result["status"] == 0
     assert '"names"' in result["errors"][0]
     assert list(listed(daemon)) == ["a"]
+
+
+def test_revoke_caps_names_per_call(daemon: Daemon) -> None:
+    daemon.call("create_full_access", name="keep")
+    too_many = [f"n{index}" for index in range(1001)] + ["keep"]
+    result = daemon.call("revoke", name=too_many)
+    assert result["status"] == 0
+    assert "at most 1000" in result["errors"][0]
+    assert list(listed(daemon)) == ["keep"]
+
+    allowed = daemon.call("revoke", name=[*too_many[:999], "keep"])
+    assert allowed["metadata"]["revoked"] == ["keep"]
+    assert len(allowed["warnings"]) == 999

@@ -85,7 +85,7 @@ def test_batch_answers_each_element(daemon: Daemon) -> None:
         {"jsonrpc": "2.0", "id": 2, "method": "Tokens::nope"},
         42,
         {"jsonrpc": "2.0", "id": 3, "method": "Tokens::list", "params": ["x"]},
-        {"jsonrpc": "2.0", "method": "Tokens::create_full_access", "params": {"name": "b"}},
+        {"jsonrpc": "2.0", "method": "Tokens::rename", "params": {"name": "a", "new_name": "b"}},
         {"jsonrpc": "2.0", "id": 4, "method": "Tokens::list"},
     ]
     replies = post_json(daemon, json.dumps(batch).encode())
@@ -95,7 +95,7 @@ def test_batch_answers_each_element(daemon: Daemon) -> None:
     assert by_id[1]["result"]["status"] == 1
     assert error_code(by_id[2]) == METHOD_NOT_FOUND
     assert error_code(by_id[3]) == INVALID_PARAMS
-    assert [entry["name"] for entry in by_id[4]["result"]["data"]] == ["a", "b"]
+    assert [entry["name"] for entry in by_id[4]["result"]["data"]] == ["b"]
     (anonymous,) = [reply for reply in replies if reply["id"] is None]
     assert error_code(anonymous) == INVALID_REQUEST
 
@@ -113,13 +113,34 @@ def test_batch_over_limit_is_rejected(daemon_factory: object) -> None:
 
 
 def test_notification_gets_204(daemon: Daemon) -> None:
+    daemon.call("create_full_access", name="n")
+    body = json.dumps(
+        {"jsonrpc": "2.0", "method": "Tokens::rename", "params": {"name": "n", "new_name": "m"}}
+    ).encode()
+    status, reply = daemon.post(body)
+    assert status == 204
+    assert reply == b""
+    assert [entry["name"] for entry in daemon.call("list")["data"]] == ["m"]
+
+
+def test_create_as_notification_is_not_run(daemon: Daemon) -> None:
     body = json.dumps(
         {"jsonrpc": "2.0", "method": "Tokens::create_full_access", "params": {"name": "n"}}
     ).encode()
     status, reply = daemon.post(body)
     assert status == 204
     assert reply == b""
-    assert [entry["name"] for entry in daemon.call("list")["data"]] == ["n"]
+    assert daemon.call("list")["data"] == []
+    assert "reason=create_as_notification" in daemon.log()
+
+
+def test_undecodable_body_gets_json_error(daemon: Daemon) -> None:
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "Tokens::list"}).encode()
+    status, reply = daemon.post(body, {"Content-Encoding": "gzip"})
+    assert status == 400
+    assert error_code(json.loads(reply)) == PARSE_ERROR
+    assert still_serving(daemon)
+    assert "Traceback" not in daemon.log()
 
 
 def test_batch_of_notifications_gets_204(daemon: Daemon) -> None:

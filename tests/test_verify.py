@@ -178,14 +178,102 @@ def test_cached_token_verifies_while_limited(daemon_factory: DaemonFactory) -> N
 
 
 @pytest.mark.root
+def _verify_many(socket_path: str, params: list[dict[str, object]]) -> list[Any]:
+    return [call(socket_path, "verify", one) for one in params]
+
+
+@pytest.mark.root
 def test_per_uid_limit_for_non_root(daemon_factory: DaemonFactory) -> None:
-    daemon = daemon_factory(verify_failure_limit_per_uid=3)
-    params = {"user": "nobody", "token": "0" * 32}
-    for _ in range(3):
-        assert_invalid(run_as("nobody", call, daemon.socket_path, "verify", params))
-    limited = run_as("nobody", call, daemon.socket_path, "verify", params)
-    assert "Too many failed verifications for uid" in limited["errors"][0]
-    assert_invalid(verify(daemon, "nobody", "0" * 32))
+    daemon = daemon_factory(verify_failure_limit_per_uid=3, verify_failure_limit=100)
+    cached = run_as("nobody", call, daemon.socket_path, "create_full_access", {"name": "a"})
+    cached_token = cached["data"]["token"]
+    other = run_as("nobody", call, daemon.socket_path, "create_full_access", {"name": "b"})
+    other_token = other["data"]["token"]
+    wrong = other_token[:-1] + flip(other_token[-1])
+    junk = {"user": "nobody", "token": "0" * 32}
+    attempts = [
+        {"user": "nobody", "token": cached_token},
+        *[junk] * 5,
+        *[{"user": "nobody", "token": wrong}] * 3,
+        {"user": "nobody", "token": other_token},
+        {"user": "nobody", "token": cached_token},
+    ]
+    results = run_as("nobody", _verify_many, daemon.socket_path, attempts)
+
+    assert results[0]["status"] == 1
+    # Malformed and unknown tokens never reach argon2 and do not count against the uid.
+    for result in results[1:6]:
+        assert_invalid(result)
+    for result in results[6:9]:
+        assert_invalid(result)
+    assert "Too many failed verifications for uid" in results[9]["errors"][0]
+    # A token in the cache still verifies while the uid is limited.
+    assert results[10]["status"] == 1
+    # Root has no per-uid limit.
+    assert verify(daemon, "nobody", other_token)["status"] == 1
+
+
+def test_parallel_guesses_stop_at_limit(daemon_factory: DaemonFactory) -> None:
+    daemon = daemon_factory(verify_failure_limit=10, hash_profile="owasp")
+    token = create(daemon, "ci")
+    guesses = [
+        {
+            "jsonrpc": "2.0",
+            "id": index,
+            "method": "Tokens::verify",
+            "params": {"user": "root", "token": token[:8] + f"{index:024d}"},
+        }
+        for index in range(60)
+    ]
+
+    async def send_all() -> list[Any]:
+        connector = aiohttp.UnixConnector(path=daemon.socket_path, limit=0)
+        async with aiohttp.ClientSession(connector=connector) as session:
+
+            async def post(body: dict[str, object]) -> Any:
+                async with session.post("http://localhost/", json=body) as response:
+                    return await response.json(content_type=None)
+
+            return await asyncio.gather(*(post(guess) for guess in guesses))
+
+    replies = asyncio.run(send_all())
+    errors = [reply["result"]["errors"][0] for reply in replies]
+    checked = [error for error in errors if error == INVALID]
+    refused = [error for error in errors if "Too many failed verifications" in error]
+    assert len(checked) <= 10
+    assert len(checked) + len(refused) == 60
+
+
+def test_parallel_checks_of_one_token_share_argon2(daemon_factory: DaemonFactory) -> None:
+    daemon = daemon_factory(
+        verify_failure_limit=1, verify_cache_ttl_s=0.000001, hash_profile="owasp"
+    )
+    token = create(daemon, "ci")
+    request = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "Tokens::verify",
+        "params": {"user": "root", "token": token},
+    }
+
+    async def send_all() -> list[Any]:
+        connector = aiohttp.UnixConnector(path=daemon.socket_path, limit=0)
+        async with aiohttp.ClientSession(connector=connector) as session:
+
+            async def post() -> Any:
+                async with session.post("http://localhost/", json=request) as response:
+                    return await response.json(content_type=None)
+
+            return await asyncio.gather(*(post() for _ in range(30)))
+
+    replies = asyncio.run(send_all())
+    assert all(reply["result"]["status"] == 1 for reply in replies)
+
+
+def test_verify_failures_not_logged_per_call(daemon: Daemon) -> None:
+    for _ in range(5):
+        assert_invalid(verify(daemon, "root", "0" * 32))
+    assert "event=call_failed method=Tokens::verify" not in daemon.log()
 
 
 def test_failures_logged_as_summary(daemon: Daemon) -> None:
@@ -199,13 +287,30 @@ def test_failures_logged_as_summary(daemon: Daemon) -> None:
 
 async def test_burst_keeps_event_loop_responsive(daemon_factory: DaemonFactory) -> None:
     daemon = daemon_factory(hash_profile="owasp", verify_cache_ttl_s=0.000001)
-    token = create(daemon, "ci")
-    request = {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "Tokens::verify",
-        "params": {"user": "root", "token": token},
-    }
+    # 200 different tokens, because concurrent checks of one token share one argon2 run.
+    tokens = []
+    for first in (0, 100):
+        batch = [
+            {
+                "jsonrpc": "2.0",
+                "id": index,
+                "method": "Tokens::create_full_access",
+                "params": {"name": f"t{index}"},
+            }
+            for index in range(first, first + 100)
+        ]
+        status, body = daemon.post(json.dumps(batch).encode())
+        assert status == 200
+        tokens += [reply["result"]["data"]["token"] for reply in json.loads(body)]
+    requests = [
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "Tokens::verify",
+            "params": {"user": "root", "token": token},
+        }
+        for token in tokens
+    ]
     list_request = {"jsonrpc": "2.0", "id": 2, "method": "Tokens::list"}
     connector = aiohttp.UnixConnector(path=daemon.socket_path, limit=0)
     finished: list[float] = []
@@ -221,7 +326,7 @@ async def test_burst_keeps_event_loop_responsive(daemon_factory: DaemonFactory) 
                 burst_started.set()
             return reply
 
-        burst = [asyncio.create_task(post(request)) for _ in range(200)]
+        burst = [asyncio.create_task(post(request)) for request in requests]
         await burst_started.wait()
         listed = await post(list_request)
         done_before_list = len(finished) - 1

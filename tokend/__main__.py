@@ -9,6 +9,9 @@ import os
 import sys
 from pathlib import Path
 
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
+
 from . import __version__
 from .config import LOG_LEVELS, load_config
 from .errors import ConfigError, StartupError
@@ -56,12 +59,33 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+class ClientErrorFilter(logging.Filter):
+    """Log aiohttp's tracebacks for malformed HTTP from a client as one INFO line.
+
+    Any local account can send a request that aiohttp cannot parse or decode. aiohttp answers
+    it with a plain-text 400 and logs an ERROR with a traceback that quotes the offending
+    header, which would let any account fill the log with errors.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, (HttpProcessingError, RequestPayloadError)):
+            record.levelno = logging.INFO
+            record.levelname = logging.getLevelName(logging.INFO)
+            record.msg = "event=request_rejected reason=malformed_http error=%s"
+            record.args = (type(error).__name__,)
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
 def configure_logging(level: str) -> None:
     logging.basicConfig(
         level=level,
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
         stream=sys.stderr,
     )
+    logging.getLogger("aiohttp.server").addFilter(ClientErrorFilter())
     # aiosqlite logs SQL statements with their parameters at DEBUG, and those may hold hashes.
     logging.getLogger("aiosqlite").setLevel(max(logging.INFO, logging.getLevelName(level)))
 
@@ -81,6 +105,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_CONFIG
 
     configure_logging(config.log_level)
+    # Directories created on the way to the socket or database must never be group or world
+    # writable, whatever umask the daemon was started under.
+    os.umask(os.umask(0) | 0o022)
     try:
         asyncio.run(serve(config))
     except StartupError as error:

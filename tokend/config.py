@@ -9,6 +9,7 @@ that names the key and the file, so that a typo never silently leaves a default 
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tomllib
 from collections.abc import Callable, Mapping
@@ -72,7 +73,10 @@ def _mode(value: object) -> int:
         except ValueError:
             raise ValueError('expected an octal mode such as "0660"') from None
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 0o777:
-        raise ValueError('expected a mode from 0000 to 0777, such as "0660" or 0o660')
+        raise ValueError(
+            'expected permission bits written in octal, as a string such as "0660" or as a '
+            "TOML octal number such as 0o660 (a plain 660 is decimal)"
+        )
     return value
 
 
@@ -103,8 +107,10 @@ def _positive_int(value: object) -> int:
 
 
 def _positive_seconds(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError("expected a number of seconds greater than 0")
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError("expected a finite number of seconds greater than 0")
     return float(value)
 
 

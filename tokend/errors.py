@@ -12,6 +12,7 @@ before it serves anything.
 from __future__ import annotations
 
 import datetime
+import json
 import math
 
 
@@ -117,10 +118,13 @@ class StartupError(TokendError):
 
 def _show(value: object) -> str:
     """Render a rejected value for a message, short enough for one line."""
-    if isinstance(value, str):
-        text = repr(value) if len(value) <= 60 else repr(value[:57]) + "..."
-        return text
-    text = repr(value)
+    # JSON notation, because callers send JSON: true and null, not Python's True and None.
+    try:
+        text = json.dumps(
+            value[:57] + "..." if isinstance(value, str) and len(value) > 60 else value
+        )
+    except (TypeError, ValueError):
+        text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 

@@ -27,13 +27,15 @@ from jsonrpcserver.sentinels import NOID
 
 from tokend_client import protocol
 
-from .errors import UapiError
+from .errors import InvalidTokenError, RateLimitedError, TokenExpiredError, UapiError
 from .uapi import Caller, Params, TokenFunctions, UapiResult
 
 logger = logging.getLogger(__name__)
 
 Function = Callable[[Caller, Params], Awaitable[UapiResult]]
 Reply = dict[str, Any] | list[dict[str, Any]] | None
+
+VerificationFailure = (InvalidTokenError, TokenExpiredError, RateLimitedError)
 
 _REQUEST_KEYS = frozenset(("jsonrpc", "method", "params", "id"))
 _MAX_INTEGER_DIGITS = 100
@@ -108,6 +110,12 @@ class Dispatcher:
         # call and response steps. Its full pipeline would bind the method's signature and
         # start a task for every call, about 30 microseconds that checked nothing here.
         call = create_request(request)
+        if call.id is NOID and call.method == protocol.method_name(protocol.CREATE):
+            # A notification gets no reply, so the new token's value could never be shown.
+            logger.info(
+                "event=request_rejected account=%s reason=create_as_notification", caller.account
+            )
+            return None
         result = await jsonrpc_call(call, caller, self._methods[call.method])
         if call.id is NOID:
             return None
@@ -250,6 +258,10 @@ def _json_rpc_method(method: str, function: Function) -> Callable[..., Awaitable
     async def call(caller: Caller, /, **params: object) -> object:
         try:
             result = await function(caller, params)
+        except VerificationFailure as error:
+            # The verifier logs these itself, once per account and window plus a count, so
+            # that a guesser cannot flood the log.
+            result = UapiResult.failure(str(error))
         except UapiError as error:
             param = getattr(error, "param", None)
             logger.info(

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
 
 from tokend_client import protocol
 
@@ -42,6 +43,7 @@ FINAL_GRACE_S = 1.0
 CONFIG_KEY = web.AppKey("config", Config)
 DISPATCHER_KEY = web.AppKey("dispatcher", Dispatcher)
 ACCOUNTS_KEY = web.AppKey("accounts", Accounts)
+CALLER_KEY = web.RequestKey("caller", Caller)
 
 
 class UnknownCallerError(Exception):
@@ -76,11 +78,7 @@ def _json_error(status: int, code: int, message: str) -> web.Response:
 async def handle_rpc(request: web.Request) -> web.StreamResponse:
     """Handle one HTTP request that carries a JSON-RPC call or batch."""
     config = request.app[CONFIG_KEY]
-    try:
-        caller = identify_caller(request, request.app[ACCOUNTS_KEY])
-    except UnknownCallerError as error:
-        logger.info("event=request_rejected uid=%s reason=unknown_uid", error.uid)
-        return _json_error(403, protocol.UNKNOWN_CALLER, str(error))
+    caller = request[CALLER_KEY]
 
     limit = config.max_request_bytes
     too_large = f"Request too large: the limit is {limit} bytes. Send fewer calls per batch."
@@ -95,6 +93,17 @@ async def handle_rpc(request: web.Request) -> web.StreamResponse:
     except web.HTTPRequestEntityTooLarge:
         logger.info("event=request_rejected account=%s reason=too_large", caller.account)
         return _json_error(413, protocol.REQUEST_TOO_LARGE, too_large)
+    except RequestPayloadError:
+        logger.info("event=request_rejected account=%s reason=undecodable_body", caller.account)
+        response = _json_error(
+            400,
+            protocol.PARSE_ERROR,
+            "Parse error: the request body could not be decoded. Send it without "
+            "Content-Encoding, or check its compression or chunked framing.",
+        )
+        # The rest of the body cannot be read either, so the connection is not reused.
+        response.force_close()
+        return response
     except TimeoutError:
         # NOTE: a write already under way still commits; only its reply is lost.
         logger.info("event=request_timed_out account=%s", caller.account)
@@ -130,6 +139,18 @@ async def send_reply(
 
 
 @web.middleware
+async def identify(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Reject a caller without a passwd entry before anything else, whatever the path."""
+    try:
+        request[CALLER_KEY] = identify_caller(request, request.app[ACCOUNTS_KEY])
+    except UnknownCallerError as error:
+        logger.info("event=request_rejected uid=%s reason=unknown_uid", error.uid)
+        return _json_error(403, protocol.UNKNOWN_CALLER, str(error))
+    response: web.StreamResponse = await handler(request)
+    return response
+
+
+@web.middleware
 async def json_errors(request: web.Request, handler: Any) -> web.StreamResponse:
     """Turn aiohttp's own rejections (wrong path or method) into JSON-RPC error bodies."""
     try:
@@ -145,7 +166,8 @@ async def json_errors(request: web.Request, handler: Any) -> web.StreamResponse:
 def make_app(config: Config, store: Store, hasher: Hasher) -> web.Application:
     """Build the aiohttp application that serves the Tokens functions."""
     app = web.Application(
-        client_max_size=config.max_request_bytes, middlewares=[count_in_flight, json_errors]
+        client_max_size=config.max_request_bytes,
+        middlewares=[count_in_flight, json_errors, identify],
     )
     functions = TokenFunctions(config, store, hasher)
     app[IN_FLIGHT_KEY] = InFlightRequests()

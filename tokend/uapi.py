@@ -40,6 +40,8 @@ logger = logging.getLogger(__name__)
 Params = Mapping[str, object]
 _LIST_KEY = re.compile(r"name-[0-9]{1,6}\Z")
 _LOOKUP_ID_ATTEMPTS = 5
+# Bounds the time one revoke holds the write lock, which every other account's writes wait for.
+MAX_REVOKE_NAMES = 1000
 
 
 @dataclass(frozen=True)
@@ -253,6 +255,12 @@ def revoke_names(params: Params) -> list[str]:
     raw.extend(params[key] for _, key in numbered)
     if not raw:
         raise MissingParameterError("name", "give at least one token name to revoke")
+    if len(raw) > MAX_REVOKE_NAMES:
+        raise InvalidParameterError(
+            "name",
+            f"{len(raw)} names",
+            f"one call revokes at most {MAX_REVOKE_NAMES} tokens; split the list",
+        )
 
     names: list[str] = []
     for value in raw:

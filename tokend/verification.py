@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from .accounts import Accounts
 from .config import Config
-from .errors import InvalidTokenError, RateLimitedError, TokenExpiredError, UapiError
+from .errors import InvalidTokenError, RateLimitedError, TokenExpiredError
 from .hashing import Hasher, is_well_formed, split_token
 from .ratelimit import FailureLimiter
 from .store import Store, StoredToken
@@ -58,55 +58,83 @@ class Verifier:
         self._by_uid = FailureLimiter(config.verify_failure_limit_per_uid, window)
         self.window_s = window
         self._failures: Counter[str] = Counter()
+        self._running: dict[bytes, asyncio.Future[bool]] = {}
 
     async def verify(self, caller_uid: int, account: str, token: str) -> StoredToken:
         """Return the stored token if `token` is a valid, unexpired token of `account`.
 
         Raises `InvalidTokenError`, `TokenExpiredError` or `RateLimitedError`.
         """
-        now = time.monotonic()
-        limit_uid = caller_uid != 0
-        if limit_uid:
-            retry_after = self._by_uid.retry_after(caller_uid, now)
-            if retry_after is not None:
-                self._note_failure(account, None, "uid_rate_limited")
-                raise RateLimitedError(f"uid {caller_uid}", retry_after)
-        try:
-            return await self._verify(account, token, now)
-        except UapiError:
-            if limit_uid:
-                self._by_uid.record(caller_uid, now)
-            raise
-
-    async def _verify(self, account: str, token: str, now: float) -> StoredToken:
         if not is_well_formed(token) or not self._accounts.exists(account):
             self._note_failure(account, None, "malformed_or_unknown")
             raise InvalidTokenError
         lookup_id, secret = split_token(token)
         digest = self._digest(account, token)
 
-        cached = self._cache_hit(digest, now)
+        cached = self._cache_hit(digest, time.monotonic())
         stored = await self._store.find_by_lookup_id(lookup_id)
         if stored is None or stored.account != account:
             self._note_failure(account, None, "unknown_token")
             raise InvalidTokenError
 
         if cached is None or cached.secret_hash != stored.secret_hash:
-            retry_after = self._by_lookup_id.retry_after(lookup_id, now)
-            if retry_after is not None:
-                self._note_failure(account, stored.record.name, "rate_limited")
-                raise RateLimitedError("this token", retry_after)
-            if not await self._hasher.verify(stored.secret_hash, secret):
-                self._by_lookup_id.record(lookup_id, now)
+            if not await self._check_secret(caller_uid, digest, stored, secret):
                 self._note_failure(account, stored.record.name, "wrong_secret")
                 raise InvalidTokenError
-            self._remember(digest, stored.secret_hash, now)
+            self._remember(digest, stored.secret_hash, time.monotonic())
 
         expires_at = stored.record.expires_at
         if expires_at is not None and expires_at < int(time.time()):
             self._note_failure(account, stored.record.name, "expired")
             raise TokenExpiredError(account, stored.record.name, expires_at)
         return stored
+
+    async def _check_secret(
+        self, caller_uid: int, digest: bytes, stored: StoredToken, secret: str
+    ) -> bool:
+        """Run argon2 on `secret`, within the failure limits; return whether it matched.
+
+        Concurrent checks of one presented token share one argon2 run. Each run counts
+        against the limits while it is in progress, so a burst of parallel guesses cannot
+        slip past a limit before the first of them has failed.
+        """
+        running = self._running.get(digest)
+        if running is None:
+            running = self._start_check(caller_uid, digest, stored, secret)
+        return await asyncio.shield(running)
+
+    def _start_check(
+        self, caller_uid: int, digest: bytes, stored: StoredToken, secret: str
+    ) -> asyncio.Future[bool]:
+        now = time.monotonic()
+        lookup_id = stored.lookup_id
+        retry_after = self._by_lookup_id.retry_after(lookup_id, now)
+        if retry_after is not None:
+            self._note_failure(stored.account, stored.record.name, "rate_limited")
+            raise RateLimitedError("this token", retry_after)
+        limit_uid = caller_uid != 0
+        if limit_uid:
+            retry_after = self._by_uid.retry_after(caller_uid, now)
+            if retry_after is not None:
+                self._note_failure(stored.account, stored.record.name, "uid_rate_limited")
+                raise RateLimitedError(f"uid {caller_uid}", retry_after)
+
+        self._by_lookup_id.begin(lookup_id)
+        if limit_uid:
+            self._by_uid.begin(caller_uid)
+        running = asyncio.ensure_future(self._hasher.verify(stored.secret_hash, secret))
+        self._running[digest] = running
+
+        def settle(done: asyncio.Future[bool]) -> None:
+            del self._running[digest]
+            failed = not done.cancelled() and done.exception() is None and not done.result()
+            finished_at = time.monotonic()
+            self._by_lookup_id.finish(lookup_id, finished_at, failed)
+            if limit_uid:
+                self._by_uid.finish(caller_uid, finished_at, failed)
+
+        running.add_done_callback(settle)
+        return running
 
     def _digest(self, account: str, token: str) -> bytes:
         message = f"{account}\0{token}".encode()
