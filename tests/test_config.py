@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pwd
 import socket
 import subprocess
 import sys
@@ -204,3 +205,19 @@ def test_decimal_socket_mode_is_explained(tmp_path: Path) -> None:
     config.write_text("socket_mode = 660\n")
     with pytest.raises(ConfigError, match="0o660"):
         load_config({}, {}, config)
+
+
+@pytest.mark.root
+def test_socket_directory_link_of_other_user_is_refused(workdir: Path) -> None:
+    target = workdir / "target"
+    target.mkdir(mode=0o755)
+    link = workdir / "run"
+    link.symlink_to(target)
+    nobody = pwd.getpwnam("nobody")
+    os.chown(link, nobody.pw_uid, nobody.pw_gid, follow_symlinks=False)
+    completed = run_tokend(
+        "--socket", str(link / "s.sock"), "--database", str(workdir / "db" / "t")
+    )
+    assert completed.returncode == 1
+    assert "symbolic link owned by uid" in completed.stderr
+    assert not (target / "s.sock").exists()

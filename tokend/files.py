@@ -131,6 +131,14 @@ def _make_socket_directory(directory: Path) -> None:
 
 def _check_socket_directory(directory: Path) -> None:
     """Reject a directory in which another account could replace the socket."""
+    link = directory.lstat()
+    if stat.S_ISLNK(link.st_mode) and link.st_uid not in (0, os.geteuid()):
+        # Its owner could point the link elsewhere once clients trust the path.
+        raise StartupError(
+            f"The socket directory {directory} is a symbolic link owned by uid "
+            f"{link.st_uid}, not by this user or root. Remove it or choose another path "
+            "with --socket."
+        )
     info = directory.stat()
     if info.st_uid not in (0, os.geteuid()):
         raise StartupError(
