@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import os
 import pty
+import pwd
 import select
 import struct
 import subprocess
@@ -26,6 +27,7 @@ from tokend_client.apitokens_prompt import one_year_after
 from .helpers import Daemon
 from .test_apitokens import APITOKENS, command_env, end_of_day, listed
 from .test_list import set_expiry
+from .test_uapi_cli import UAPI
 
 TIMEOUT_S = 30.0
 COLUMNS = 200
@@ -35,16 +37,25 @@ EOF_KEY = b"\x04"
 
 
 class Terminal:
-    """An `apitokens` process whose stdin, stdout and stderr are one pseudo-terminal."""
+    """A command whose stdin, stdout and stderr are one pseudo-terminal.
 
-    def __init__(self, socket_path: str, *arguments: str, env: dict[str, str] | None = None):
+    The command is `apitokens` unless `program` names another one that takes --socket.
+    """
+
+    def __init__(
+        self,
+        socket_path: str,
+        *arguments: str,
+        env: dict[str, str] | None = None,
+        program: str = APITOKENS,
+    ):
         self.master, slave = pty.openpty()
         # A wide window, so that rich does not wrap table rows.
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, COLUMNS, 0, 0))
         environment = {**command_env(), "TERM": "xterm"}
         environment.pop("COLORTERM", None)
         self.process = subprocess.Popen(
-            [APITOKENS, "--socket", socket_path, *arguments],
+            [program, "--socket", socket_path, *arguments],
             stdin=slave,
             stdout=slave,
             stderr=slave,
@@ -96,8 +107,13 @@ def terminals() -> Any:
     """Start Terminal objects, and kill any process still running after the test."""
     started: list[Terminal] = []
 
-    def start(socket_path: str, *arguments: str, env: dict[str, str] | None = None) -> Terminal:
-        terminal = Terminal(socket_path, *arguments, env=env)
+    def start(
+        socket_path: str,
+        *arguments: str,
+        env: dict[str, str] | None = None,
+        program: str = APITOKENS,
+    ) -> Terminal:
+        terminal = Terminal(socket_path, *arguments, env=env, program=program)
         started.append(terminal)
         return terminal
 
@@ -309,3 +325,18 @@ def test_list_times_shown_in_local_zone(daemon: Daemon, terminals: Any) -> None:
     expires_at = listed(daemon)["ci"]["expires_at"]
     assert expires.endswith("+08:00")
     assert datetime.fromisoformat(expires).timestamp() == expires_at
+
+
+# `uapi --stdin` on a terminal.
+
+
+def test_uapi_stdin_reads_without_echo(daemon: Daemon, terminals: Any) -> None:
+    token = daemon.call("create_full_access", name="checked")["data"]["token"]
+    account = pwd.getpwuid(os.getuid()).pw_name
+    arguments = ("--output=json", "--stdin=token", "Tokens", "verify", f"user={account}")
+    terminal = terminals(daemon.socket_path, *arguments, program=UAPI)
+    terminal.expect("token: ")
+    terminal.type_line(token)
+    assert terminal.finish() == cli.EXIT_OK
+    assert '"status": 1' in terminal.output
+    assert token not in terminal.output
