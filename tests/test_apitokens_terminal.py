@@ -17,6 +17,7 @@ import subprocess
 import termios
 import time
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,7 +26,16 @@ from tokend_client import cli
 from tokend_client.apitokens_prompt import one_year_after
 
 from .helpers import Daemon
-from .test_apitokens import APITOKENS, command_env, end_of_day, listed
+from .test_apitokens import (
+    APITOKENS,
+    CLIENT_OFFSET,
+    CLIENT_TZ,
+    DAEMON_TZ,
+    client_end_of_day,
+    command_env,
+    end_of_day,
+    listed,
+)
 from .test_list import set_expiry
 from .test_uapi_cli import UAPI
 
@@ -153,6 +163,27 @@ def test_create_prompt_default_is_one_year(daemon: Daemon, terminals: Any) -> No
     expected = {end_of_day(one_year_after(before)), end_of_day(one_year_after(after))}
     assert listed(daemon)["ci"]["expires_at"] in expected
     assert "cannot be shown again" in terminal.output
+
+
+def test_create_prompt_date_in_client_zone(workdir: Path, terminals: Any) -> None:
+    """The prompt's date is the person's calendar day, whatever the daemon's time zone."""
+    far_west_daemon = Daemon(workdir / "far-west")
+    far_west_daemon.start(env={"TZ": DAEMON_TZ})
+    try:
+        before = datetime.now(CLIENT_OFFSET).date()
+        terminal = terminals(far_west_daemon.socket_path, "create", "ci", env={"TZ": CLIENT_TZ})
+        terminal.expect("Expiry date")
+        terminal.type_line("2031-05-17")
+        assert terminal.finish() == 0, terminal.output
+        after = datetime.now(CLIENT_OFFSET).date()
+
+        defaults = {f"[{one_year_after(day).isoformat()}]" for day in (before, after)}
+        assert any(default in terminal.output for default in defaults), terminal.output
+        expires_at = listed(far_west_daemon)["ci"]["expires_at"]
+        assert expires_at == client_end_of_day(date(2031, 5, 17))
+        assert "2031-05-17T23:59:59+14:00" in terminal.output
+    finally:
+        far_west_daemon.close()
 
 
 def test_create_prompt_accepts_never(daemon: Daemon, terminals: Any) -> None:
