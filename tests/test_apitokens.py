@@ -285,7 +285,7 @@ def test_list_table_plain_without_terminal(daemon: Daemon) -> None:
     assert "\x1b" not in completed.stdout
     lines = completed.stdout.splitlines()
     assert lines[0].split() == ["Name", "Created", "Expires", "Status"]
-    rows = {line.split()[0]: line.split()[1:] for line in lines[2:]}
+    rows = {line.split()[0]: line.split()[1:] for line in lines[1:]}
     assert list(rows) == ["gone", "later", "never", "soon"]
     assert rows["gone"][2] == "expired"
     assert rows["soon"][2:] == ["expires", "soon"]
@@ -293,10 +293,29 @@ def test_list_table_plain_without_terminal(daemon: Daemon) -> None:
     assert rows["never"][1:] == ["never", "active"]
 
 
+def test_list_plain_table_is_tidy(daemon: Daemon) -> None:
+    """Without a terminal: no rule line, no trailing spaces, columns aligned to the header."""
+    make_tokens(daemon)
+    completed = run_apitokens(daemon.socket_path, "list")
+    assert completed.returncode == 0, completed
+    lines = completed.stdout.splitlines()
+    assert len(lines) == 5
+    assert "─" not in completed.stdout
+    for line in lines:
+        assert line == line.rstrip(), repr(line)
+
+    header = lines[0]
+    for heading in ("Created", "Expires", "Status"):
+        column = header.index(heading)
+        for line in lines[1:]:
+            assert line[column - 1] == " ", (heading, line)
+            assert line[column] != " ", (heading, line)
+
+
 def test_list_times_are_local_iso_8601(daemon: Daemon) -> None:
     daemon.call("create_full_access", name="ci", expires_at="2031-05-17")
     completed = run_apitokens(daemon.socket_path, "list")
-    created, expires = completed.stdout.splitlines()[2].split()[1:3]
+    created, expires = completed.stdout.splitlines()[1].split()[1:3]
     entry = listed(daemon)["ci"]
     assert datetime.fromisoformat(created).timestamp() == entry["create_time"]
     assert datetime.fromisoformat(expires).timestamp() == entry["expires_at"]
