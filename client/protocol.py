@@ -137,6 +137,8 @@ def personal_socket_problem(path: str) -> str | None:
     directory = os.path.dirname(path)
     parent = os.path.dirname(directory)
 
+    # NOTE: os.stat follows a symbolic link, so a TMPDIR or XDG_RUNTIME_DIR that passes
+    # through a link that another account owns, and could re-point, is not caught here.
     parent_info = os.stat(parent)
     if parent_info.st_uid not in (0, uid):
         return (
