@@ -20,7 +20,7 @@ from typing import Any
 import aiohttp
 
 from . import jsonrpc, protocol
-from .client import DEFAULT_TIMEOUT_S
+from .client import DEFAULT_TIMEOUT_S, check_personal_socket
 from .errors import DaemonTimeout, DaemonUnavailable, ProtocolError
 from .results import CreatedToken, TokenInfo, UAPIResult
 from .unixhttp import MAX_BODY_BYTES
@@ -44,6 +44,7 @@ class AsyncClient:
         self.timeout_s = timeout_s
         self._session: aiohttp.ClientSession | None = None
         self._last_id = 0
+        self._check_owner = protocol.is_personal_socket_path(self.socket_path)
 
     async def __aenter__(self) -> AsyncClient:
         return self
@@ -80,6 +81,9 @@ class AsyncClient:
         For the Tokens methods the result is the UAPI result object, returned as it is even
         when its status is 0. Raises DaemonUnavailable or ProtocolError.
         """
+        if self._check_owner:
+            # Three lstat calls, cheap enough to make on the event loop before every call.
+            check_personal_socket(self.socket_path)
         self._last_id += 1
         request_id = self._last_id
         body = jsonrpc.encode_request(method, params, request_id)

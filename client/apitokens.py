@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from datetime import date
 
 from . import apitokens_prompt as prompt
@@ -90,7 +91,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 def create_token(client: Client, arguments: Namespace) -> int:
     """Create a token and print it once, with the warning, alone, or as JSON."""
     expiry = _chosen_expiry(arguments)
-    expires_at = None if expiry is None else expiry.isoformat()
+    expires_at = None
+    if expiry is not None:
+        expires_at = prompt.end_of_day(expiry)
+        # The daemon would reject it too, but its message names the Unix time, not the date.
+        if expires_at < time.time():
+            _report(
+                f"{expiry.isoformat()} is in the past: its end, "
+                f"{view.format_time(expires_at)}, has passed. Give today's date or a later one"
+            )
+            return EXIT_FAILED
     created = client.create_full_access(arguments.name, expires_at, user=arguments.user)
 
     if arguments.json:

@@ -40,8 +40,9 @@ CREATE_EPILOG = """\
 Without an expiry option, the command prompts for a date when stdin is a
 terminal, offering one year from today. When stdin is not a terminal it sends no
 expiry, so the token never expires; pass --expires or --expires-in in
-scripts that want one. Dates mean 23:59:59 of that day in the daemon's local
-time zone."""
+scripts that want one. A date means 23:59:59 of that day in your local time
+zone (TZ), and "today" is today there too; the command sends that moment as
+Unix time, so the daemon's time zone does not matter."""
 
 REVOKE_EPILOG = """\
 Revoking is immediate: programs that use a revoked token lose access at once.
@@ -88,13 +89,16 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("name", metavar="NAME", help="1 to 50 characters from A-Z a-z 0-9 _ -")
     expiry = create.add_mutually_exclusive_group()
     expiry.add_argument(
-        "--expires", metavar="YYYY-MM-DD", type=_date_argument, help="expire at the end of this day"
+        "--expires",
+        metavar="YYYY-MM-DD",
+        type=_date_argument,
+        help="expire at 23:59:59 local time on this day",
     )
     expiry.add_argument(
         "--expires-in",
         metavar="DAYS",
         type=_days_argument,
-        help="expire at the end of the day DAYS days from today (0 is today)",
+        help="expire at 23:59:59 local time, DAYS days from today (0 is today)",
     )
     expiry.add_argument("--no-expiry", action="store_true", help="the token never expires")
     _add_output_options(create, quiet_help="print only the token, for a file or a pipe")

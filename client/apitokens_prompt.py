@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import sys
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
 DATE_FORMAT = "YYYY-MM-DD"
 NEVER_ANSWERS = ("never", "0")
@@ -41,6 +41,15 @@ def parse_date(text: str) -> date:
         return date(year, month, day)
     except ValueError:
         raise ValueError(f"{text!r} is not a date in the calendar") from None
+
+
+def end_of_day(day: date) -> int:
+    """Return the Unix time of 23:59:59 on `day` in this process's local time zone.
+
+    The command sends this number instead of the date, because the daemon reads a date as
+    the end of the day in its own time zone, which may differ from the person's.
+    """
+    return int(datetime.combine(day, time(23, 59, 59)).timestamp())
 
 
 def date_in_days(days: int, today: date) -> date:

@@ -3,9 +3,10 @@
 Times are ISO 8601 in the local time zone. On a terminal, a token that expires within the
 daemon's expiring-soon window (24 hours by default) is yellow and an expired one red. The
 status column shows the same in words, so nothing depends on colour alone. Output that is
-not a terminal has no colour, and `NO_COLOR` (any non-empty value) turns off every escape
-code, bold included. rich is imported only here and only when a table or details are
-printed, because it takes longer to import than the rest of the command.
+not a terminal has no colour, and its table is plain text without a rule line. `NO_COLOR`
+(any non-empty value) turns off every escape code, bold included. rich is imported only here
+and only when a table or details are printed, because it takes longer to import than the
+rest of the command.
 """
 
 from __future__ import annotations
@@ -33,6 +34,10 @@ EXPIRED = "expired"
 
 STATUS_STYLES = {ACTIVE: "", EXPIRING_SOON: "yellow", EXPIRED: "red"}
 """The rich style of a table row by the token's status."""
+
+TABLE_HEADINGS = ("Name", "Created", "Expires", "Status")
+# The space between plain-text columns, as wide as between the columns of rich's table.
+COLUMN_GAP = "   "
 
 # A width no table reaches, so that output to a file or pipe is never wrapped. A table that
 # is not expanded takes only the width its cells need.
@@ -88,25 +93,44 @@ def make_console(file: TextIO | None = None) -> Console:
 
 
 def print_table(page: Page, console: Console) -> None:
-    """Print the tokens of `page` as a table, one row each, coloured by status."""
+    """Print the tokens of `page` as a table, one row each.
+
+    On a terminal it is rich's table, with a rule under the headings and rows coloured by
+    status. Anywhere else it is plain text for tools such as awk and cut: the same columns,
+    without the rule or trailing spaces.
+    """
+    rows = [
+        (
+            token["name"],
+            format_time(token["create_time"]),
+            format_time(token["expires_at"]),
+            token_status(token),
+        )
+        for token in page.tokens
+    ]
+    if not console.is_terminal:
+        console.file.write(plain_table([TABLE_HEADINGS, *rows]))
+        return
+
     from rich import box
     from rich.table import Table
 
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-    table.add_column("Name", no_wrap=True)
-    table.add_column("Created", no_wrap=True)
-    table.add_column("Expires", no_wrap=True)
-    table.add_column("Status", no_wrap=True)
-    for token in page.tokens:
-        status = token_status(token)
-        table.add_row(
-            token["name"],
-            format_time(token["create_time"]),
-            format_time(token["expires_at"]),
-            status,
-            style=STATUS_STYLES[status],
-        )
+    for heading in TABLE_HEADINGS:
+        table.add_column(heading, no_wrap=True)
+    for row in rows:
+        table.add_row(*row, style=STATUS_STYLES[row[-1]])
     console.print(table)
+
+
+def plain_table(rows: list[tuple[str, ...]]) -> str:
+    """Return `rows` as lines of columns aligned with spaces, the last column unpadded."""
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]) - 1)]
+    lines = []
+    for row in rows:
+        padded = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        lines.append(COLUMN_GAP.join([*padded, row[-1]]).rstrip() + "\n")
+    return "".join(lines)
 
 
 def print_details(token: TokenInfo, console: Console) -> None:

@@ -1,6 +1,6 @@
 """The `uapi` command: call a tokend UAPI function and print the whole UAPI response.
 
-    uapi [--user=NAME] [--output=yaml|json|jsonpretty|xml] [--socket=PATH]
+    uapi [--user=NAME] [--output=yaml|json|jsonpretty|xml] [--socket=PATH] [--stdin=KEY]
          Module function [key=value ...]
 
 The command translates its arguments into one JSON-RPC call and has no code for any single
@@ -39,8 +39,11 @@ EXIT_INTERRUPTED = 130
 
 USAGE = (
     f"usage: {PROGRAM} [--user=NAME] [--output=yaml|json|jsonpretty|xml] [--socket=PATH]\n"
-    "            Module function [key=value ...]"
+    "            [--stdin=KEY] Module function [key=value ...]"
 )
+
+MAX_STDIN_VALUE_BYTES = 64 * 1024
+"""The maximum length, in bytes, of a value read by --stdin. A token is 32 bytes."""
 
 HELP = f"""\
 {USAGE}
@@ -59,6 +62,11 @@ options:
   --output=FORMAT  output format: yaml (default), json, jsonpretty or xml
   --socket=PATH    the daemon's socket (default: ${protocol.ENV_SOCKET}, else
                    {{default_socket}})
+  --stdin=KEY      read the value of parameter KEY from standard input: one
+                   line, without its newline and without percent-decoding (on
+                   a terminal, without echo). Use it for a secret such as
+                   token=, because every local account can read a command's
+                   arguments
   -h, --help       show this help, or after a module or function its parameters
 
 modules:
@@ -87,6 +95,7 @@ class CommandLine:
         self.user: str | None = None
         self.output_format = output.DEFAULT_FORMAT
         self.socket_path: str | None = None
+        self.stdin_key: str | None = None
         self.module: str | None = None
         self.function: str | None = None
         self.arguments: list[str] = []
@@ -123,6 +132,11 @@ def _run(arguments: list[str]) -> int:
         raise UsageError("missing Module and function, such as 'Tokens list'")
 
     params = parse_params(command_line.arguments)
+    if command_line.stdin_key is not None:
+        key = command_line.stdin_key
+        if key in params:
+            raise UsageError(f"{key} is given both with --stdin and as an argument. Give it once")
+        params[key] = read_stdin_value(key)
     if command_line.user is not None:
         if protocol.API_USER in params:
             raise UsageError(f"give the account with --user or with {protocol.API_USER}=, not both")
@@ -145,7 +159,7 @@ def parse_command_line(arguments: Sequence[str]) -> CommandLine:
     """
     try:
         flags, positionals = getopt.gnu_getopt(
-            list(arguments), "h", ["help", "user=", "output=", "socket="]
+            list(arguments), "h", ["help", "user=", "output=", "socket=", "stdin="]
         )
     except getopt.GetoptError as error:
         raise UsageError(str(error)) from None
@@ -163,6 +177,10 @@ def parse_command_line(arguments: Sequence[str]) -> CommandLine:
             command_line.output_format = value
         elif flag == "--user":
             command_line.user = value
+        elif flag == "--stdin":
+            if command_line.stdin_key is not None:
+                raise UsageError("--stdin may be given only once")
+            command_line.stdin_key = value
         else:
             command_line.socket_path = value
 
@@ -200,6 +218,36 @@ def parse_params(arguments: Sequence[str]) -> Params:
         else:
             params[key] = [previous, value]
     return params
+
+
+def read_stdin_value(key: str) -> str:
+    """Read the value of parameter `key` as one line of standard input, without its newline.
+
+    A trailing "\n" or "\r\n" is removed and nothing else, so that stray spaces reach the
+    daemon and fail there visibly. On a terminal the line is read without echo. Raises
+    UsageError when the input is empty, longer than MAX_STDIN_VALUE_BYTES or not UTF-8.
+    """
+    if sys.stdin.isatty():
+        # getpass is imported only here, because most calls read nothing from stdin.
+        from getpass import getpass
+
+        try:
+            return getpass(f"{key}: ")
+        except EOFError:
+            raise UsageError(f"--stdin={key}: input ended before a value was entered") from None
+
+    line = sys.stdin.buffer.readline(MAX_STDIN_VALUE_BYTES + 1)
+    if not line:
+        raise UsageError(f"--stdin={key}: standard input is empty, so there is no value to send")
+    value = line
+    if value.endswith(b"\n"):
+        value = value[:-1].removesuffix(b"\r")
+    if len(value) > MAX_STDIN_VALUE_BYTES:
+        raise UsageError(f"--stdin={key}: the value is longer than {MAX_STDIN_VALUE_BYTES} bytes")
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"--stdin={key}: the value is not valid UTF-8") from None
 
 
 def _percent_decode(text: str, argument: str) -> str:

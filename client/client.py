@@ -9,13 +9,15 @@
         print(token["name"], token["expires_at"])
 
 Every method raises a `tokend_client.errors.TokendClientError`: DaemonUnavailable (or
-its subclass DaemonTimeout) when the daemon cannot be reached, ProtocolError for a JSON-RPC
-error, and, from the typed helpers, UAPIError when the function fails (status 0).
+its subclasses DaemonTimeout and UntrustedSocket) when the daemon cannot be reached or its
+socket fails the ownership check, ProtocolError for a JSON-RPC error, and, from the typed
+helpers, UAPIError when the function fails (status 0).
 """
 
 from __future__ import annotations
 
 from . import jsonrpc, protocol, unixhttp
+from .errors import DaemonUnavailable, UntrustedSocket
 
 # mypy treats a name TYPE_CHECKING as true wherever it comes from. The `uapi` command imports
 # this module on every call, and importing `typing` at run time would slow its start-up.
@@ -44,6 +46,7 @@ class Client:
         self.socket_path = protocol.resolve_socket_path(socket_path)
         self.timeout_s = timeout_s
         self._last_id = 0
+        self._check_owner = protocol.is_personal_socket_path(self.socket_path)
 
     def call(self, method: str, params: Mapping[str, Any] | list[Any] | None = None) -> Any:
         """Send one JSON-RPC request and return its `result`.
@@ -51,6 +54,8 @@ class Client:
         For the Tokens methods the result is the UAPI result object, returned as it is even
         when its status is 0. Raises DaemonUnavailable or ProtocolError.
         """
+        if self._check_owner:
+            check_personal_socket(self.socket_path)
         self._last_id += 1
         body = jsonrpc.encode_request(method, params, self._last_id)
         http_status, reply = unixhttp.post(self.socket_path, body, self.timeout_s)
@@ -105,3 +110,18 @@ class Client:
         params = {"user": user, "token": token}
         info: TokenInfo = self.call_function(protocol.VERIFY, params)["data"]
         return info
+
+
+def check_personal_socket(socket_path: str) -> None:
+    """Raise unless the personal socket `socket_path` exists and belongs to the caller.
+
+    Raises UntrustedSocket when `protocol.personal_socket_problem` finds a problem, and
+    DaemonUnavailable when the socket or its directory is missing, so that the client never
+    connects to a socket that another account created after the check.
+    """
+    try:
+        problem = protocol.personal_socket_problem(socket_path)
+    except OSError as error:
+        raise DaemonUnavailable(socket_path, error.strerror or str(error)) from None
+    if problem is not None:
+        raise UntrustedSocket(socket_path, problem)

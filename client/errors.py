@@ -46,6 +46,23 @@ class DaemonTimeout(DaemonUnavailable):
         )
 
 
+class UntrustedSocket(DaemonUnavailable):
+    """The personal default socket, or its directory, may belong to another account.
+
+    The client does not connect, because a server set up there by another account would
+    receive the tokens that the client sends. `reason` names the path and the owner or mode
+    that failed the check.
+    """
+
+    def _describe(self) -> str:
+        return (
+            f"did not connect to the tokend socket at {self.socket_path}, because "
+            f"{self.reason}. Another account may have set it up to collect your tokens. "
+            "Remove it if you did not create it, then start your own daemon, or give the "
+            "daemon's socket with --socket or TOKEND_SOCKET"
+        )
+
+
 class ProtocolError(TokendClientError):
     """The daemon returned a JSON-RPC error object, or a reply that is not valid JSON-RPC.
 

@@ -74,9 +74,11 @@ def resolve_socket_path(
     """Return the socket a client should use: `explicit`, else `TOKEND_SOCKET`, else a default.
 
     The default is `default_socket_path()`, except that an account other than root whose own
-    socket does not exist uses the system daemon's socket when that one exists. So on a
-    server where systemd runs tokend, every account reaches it without setting anything,
-    while a personal daemon started with `make run` still wins for its user.
+    socket is missing or fails `personal_socket_problem` uses the system daemon's socket when
+    that one exists. So on a server where systemd runs tokend, every account reaches it
+    without setting anything, while a personal daemon started with `make run` still wins for
+    its user. When neither socket can be used, the personal path is returned, and the
+    clients' check before connecting reports what is wrong with it.
     """
     if explicit:
         return explicit
@@ -84,9 +86,91 @@ def resolve_socket_path(
     if from_environment:
         return from_environment
     personal = default_socket_path()
-    if os.path.exists(personal) or not os.path.exists(system_socket):
+    if _is_usable(personal) or not os.path.exists(system_socket):
         return personal
     return system_socket
+
+
+def _is_usable(personal: str) -> bool:
+    if not is_personal_socket_path(personal):
+        return os.path.exists(personal)
+    try:
+        return personal_socket_problem(personal) is None
+    except OSError:
+        return False
+
+
+def is_personal_socket_path(path: str) -> bool:
+    """Return whether `path` is the caller's personal default socket, which clients check.
+
+    Root's default is the system socket under /run, which only root can create, so only
+    accounts other than root have a personal socket.
+    """
+    return os.geteuid() != 0 and path == default_socket_path()
+
+
+# File type and permission bits of st_mode, as in the `stat` module, which this module does
+# not import so that it stays cheap to load.
+_FILE_TYPE_MASK = 0o170000
+_DIRECTORY_TYPE = 0o040000
+_LINK_TYPE = 0o120000
+_GROUP_OR_OTHER_WRITE = 0o022
+_STICKY = 0o1000
+
+
+def personal_socket_problem(path: str) -> str | None:
+    """Return why a client must not connect to the personal socket `path`, or None.
+
+    The personal socket's directory, such as /tmp/tokend-UID, may sit where every account
+    can create files. Another account could create it first, or a symbolic link in its
+    place, and serve a socket there to collect the tokens that clients send. The socket is
+    trusted only when the caller's effective uid owns the socket and its directory, the
+    directory is a real directory (not a symbolic link) that group and others cannot write,
+    and the parent directory belongs to root or the caller and, when others can write it,
+    has the sticky bit. The last rule keeps other accounts from renaming the checked
+    directory away between this check and the connection.
+
+    Raises OSError, such as FileNotFoundError, when the socket or a directory is missing or
+    cannot be examined.
+    """
+    uid = os.geteuid()
+    directory = os.path.dirname(path)
+    parent = os.path.dirname(directory)
+
+    # NOTE: os.stat follows a symbolic link, so a TMPDIR or XDG_RUNTIME_DIR that passes
+    # through a link that another account owns, and could re-point, is not caught here.
+    parent_info = os.stat(parent)
+    if parent_info.st_uid not in (0, uid):
+        return (
+            f"{parent}, which contains {directory}, is owned by uid {parent_info.st_uid}, "
+            f"not by root or you (uid {uid})"
+        )
+    shared = parent_info.st_mode & _GROUP_OR_OTHER_WRITE
+    if shared and not parent_info.st_mode & _STICKY:
+        return (
+            f"{parent}, which contains {directory}, is writable by group or others without "
+            f"the sticky bit (mode {parent_info.st_mode & 0o7777:04o}), so they could "
+            "replace it"
+        )
+
+    directory_info = os.lstat(directory)
+    file_type = directory_info.st_mode & _FILE_TYPE_MASK
+    if file_type == _LINK_TYPE:
+        return f"{directory} is a symbolic link, not a directory of your own"
+    if file_type != _DIRECTORY_TYPE:
+        return f"{directory} is not a directory"
+    if directory_info.st_uid != uid:
+        return f"{directory} is owned by uid {directory_info.st_uid}, not by you (uid {uid})"
+    if directory_info.st_mode & _GROUP_OR_OTHER_WRITE:
+        return (
+            f"{directory} is writable by group or others "
+            f"(mode {directory_info.st_mode & 0o7777:04o})"
+        )
+
+    socket_info = os.lstat(path)
+    if socket_info.st_uid != uid:
+        return f"{path} is owned by uid {socket_info.st_uid}, not by you (uid {uid})"
+    return None
 
 
 # Param, Function and the function table are defined in `functions`, which `protocol`

@@ -16,7 +16,8 @@ import sqlite3
 import subprocess
 import sys
 import time
-from datetime import date, datetime, timedelta
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta, timezone
 from datetime import time as clock_time
 from pathlib import Path
 from typing import Any
@@ -40,11 +41,16 @@ def command_env() -> dict[str, str]:
     return {key: value for key, value in os.environ.items() if key not in CLEARED_VARIABLES}
 
 
-def run_apitokens(socket_path: str, *arguments: str) -> subprocess.CompletedProcess[str]:
-    """Run the installed `apitokens` with `--socket`, stdin /dev/null and captured output."""
+def run_apitokens(
+    socket_path: str, *arguments: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the installed `apitokens` with `--socket`, stdin /dev/null and captured output.
+
+    `env` adds environment variables, such as TZ.
+    """
     return subprocess.run(
         [APITOKENS, "--socket", socket_path, *arguments],
-        env=command_env(),
+        env={**command_env(), **(env or {})},
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
@@ -146,6 +152,61 @@ def test_create_expires_in_zero_is_today(daemon: Daemon) -> None:
     assert listed(daemon)["ci"]["expires_at"] in {end_of_day(before), end_of_day(after)}
 
 
+# POSIX TZ strings, which need no time zone database: 26 hours apart, so that the two
+# sides never share a calendar day.
+CLIENT_TZ = "XXT-14"  # UTC+14
+DAEMON_TZ = "YYT+12"  # UTC-12
+CLIENT_OFFSET = timezone(timedelta(hours=14))
+
+
+@pytest.fixture
+def far_west_daemon(workdir: Path) -> Iterator[Daemon]:
+    """A daemon whose local time zone is UTC-12, far from the client's CLIENT_TZ."""
+    daemon = Daemon(workdir / "far-west")
+    daemon.start(env={"TZ": DAEMON_TZ})
+    yield daemon
+    daemon.close()
+
+
+def client_end_of_day(day: date) -> int:
+    """Return the Unix time of 23:59:59 on `day` in CLIENT_TZ."""
+    return int(datetime.combine(day, clock_time(23, 59, 59), CLIENT_OFFSET).timestamp())
+
+
+def test_create_expires_date_in_client_zone(far_west_daemon: Daemon) -> None:
+    completed = run_apitokens(
+        far_west_daemon.socket_path,
+        "create",
+        "ci",
+        "--expires",
+        "2031-05-17",
+        env={"TZ": CLIENT_TZ},
+    )
+    assert completed.returncode == 0, completed
+    assert listed(far_west_daemon)["ci"]["expires_at"] == client_end_of_day(date(2031, 5, 17))
+    assert "which expires at 2031-05-17T23:59:59+14:00" in completed.stdout
+
+
+@pytest.mark.parametrize("days", [0, 7])
+def test_create_expires_in_client_zone(far_west_daemon: Daemon, days: int) -> None:
+    before = datetime.now(CLIENT_OFFSET).date()
+    completed = run_apitokens(
+        far_west_daemon.socket_path,
+        "create",
+        "ci",
+        "--expires-in",
+        str(days),
+        env={"TZ": CLIENT_TZ},
+    )
+    after = datetime.now(CLIENT_OFFSET).date()
+    assert completed.returncode == 0, completed
+    expected = {
+        client_end_of_day(before + timedelta(days)),
+        client_end_of_day(after + timedelta(days)),
+    }
+    assert listed(far_west_daemon)["ci"]["expires_at"] in expected
+
+
 def test_create_duplicate_name_fails(daemon: Daemon) -> None:
     daemon.call("create_full_access", name="ci")
     completed = run_apitokens(daemon.socket_path, "create", "ci", "--no-expiry")
@@ -163,7 +224,7 @@ def test_create_invalid_name_fails(daemon: Daemon) -> None:
 def test_create_past_date_fails(daemon: Daemon) -> None:
     completed = run_apitokens(daemon.socket_path, "create", "ci", "--expires", "2001-01-01")
     assert_one_line_error(completed, cli.EXIT_FAILED)
-    assert "past" in completed.stderr
+    assert "2001-01-01 is in the past" in completed.stderr
     assert listed(daemon) == {}
 
 
@@ -224,7 +285,7 @@ def test_list_table_plain_without_terminal(daemon: Daemon) -> None:
     assert "\x1b" not in completed.stdout
     lines = completed.stdout.splitlines()
     assert lines[0].split() == ["Name", "Created", "Expires", "Status"]
-    rows = {line.split()[0]: line.split()[1:] for line in lines[2:]}
+    rows = {line.split()[0]: line.split()[1:] for line in lines[1:]}
     assert list(rows) == ["gone", "later", "never", "soon"]
     assert rows["gone"][2] == "expired"
     assert rows["soon"][2:] == ["expires", "soon"]
@@ -232,10 +293,29 @@ def test_list_table_plain_without_terminal(daemon: Daemon) -> None:
     assert rows["never"][1:] == ["never", "active"]
 
 
+def test_list_plain_table_is_tidy(daemon: Daemon) -> None:
+    """Without a terminal: no rule line, no trailing spaces, columns aligned to the header."""
+    make_tokens(daemon)
+    completed = run_apitokens(daemon.socket_path, "list")
+    assert completed.returncode == 0, completed
+    lines = completed.stdout.splitlines()
+    assert len(lines) == 5
+    assert "─" not in completed.stdout
+    for line in lines:
+        assert line == line.rstrip(), repr(line)
+
+    header = lines[0]
+    for heading in ("Created", "Expires", "Status"):
+        column = header.index(heading)
+        for line in lines[1:]:
+            assert line[column - 1] == " ", (heading, line)
+            assert line[column] != " ", (heading, line)
+
+
 def test_list_times_are_local_iso_8601(daemon: Daemon) -> None:
     daemon.call("create_full_access", name="ci", expires_at="2031-05-17")
     completed = run_apitokens(daemon.socket_path, "list")
-    created, expires = completed.stdout.splitlines()[2].split()[1:3]
+    created, expires = completed.stdout.splitlines()[1].split()[1:3]
     entry = listed(daemon)["ci"]
     assert datetime.fromisoformat(created).timestamp() == entry["create_time"]
     assert datetime.fromisoformat(expires).timestamp() == entry["expires_at"]

@@ -10,12 +10,14 @@ from __future__ import annotations
 import fcntl
 import os
 import pty
+import pwd
 import select
 import struct
 import subprocess
 import termios
 import time
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,8 +26,18 @@ from tokend_client import cli
 from tokend_client.apitokens_prompt import one_year_after
 
 from .helpers import Daemon
-from .test_apitokens import APITOKENS, command_env, end_of_day, listed
+from .test_apitokens import (
+    APITOKENS,
+    CLIENT_OFFSET,
+    CLIENT_TZ,
+    DAEMON_TZ,
+    client_end_of_day,
+    command_env,
+    end_of_day,
+    listed,
+)
 from .test_list import set_expiry
+from .test_uapi_cli import UAPI
 
 TIMEOUT_S = 30.0
 COLUMNS = 200
@@ -35,16 +47,25 @@ EOF_KEY = b"\x04"
 
 
 class Terminal:
-    """An `apitokens` process whose stdin, stdout and stderr are one pseudo-terminal."""
+    """A command whose stdin, stdout and stderr are one pseudo-terminal.
 
-    def __init__(self, socket_path: str, *arguments: str, env: dict[str, str] | None = None):
+    The command is `apitokens` unless `program` names another one that takes --socket.
+    """
+
+    def __init__(
+        self,
+        socket_path: str,
+        *arguments: str,
+        env: dict[str, str] | None = None,
+        program: str = APITOKENS,
+    ):
         self.master, slave = pty.openpty()
         # A wide window, so that rich does not wrap table rows.
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, COLUMNS, 0, 0))
         environment = {**command_env(), "TERM": "xterm"}
         environment.pop("COLORTERM", None)
         self.process = subprocess.Popen(
-            [APITOKENS, "--socket", socket_path, *arguments],
+            [program, "--socket", socket_path, *arguments],
             stdin=slave,
             stdout=slave,
             stderr=slave,
@@ -96,8 +117,13 @@ def terminals() -> Any:
     """Start Terminal objects, and kill any process still running after the test."""
     started: list[Terminal] = []
 
-    def start(socket_path: str, *arguments: str, env: dict[str, str] | None = None) -> Terminal:
-        terminal = Terminal(socket_path, *arguments, env=env)
+    def start(
+        socket_path: str,
+        *arguments: str,
+        env: dict[str, str] | None = None,
+        program: str = APITOKENS,
+    ) -> Terminal:
+        terminal = Terminal(socket_path, *arguments, env=env, program=program)
         started.append(terminal)
         return terminal
 
@@ -137,6 +163,27 @@ def test_create_prompt_default_is_one_year(daemon: Daemon, terminals: Any) -> No
     expected = {end_of_day(one_year_after(before)), end_of_day(one_year_after(after))}
     assert listed(daemon)["ci"]["expires_at"] in expected
     assert "cannot be shown again" in terminal.output
+
+
+def test_create_prompt_date_in_client_zone(workdir: Path, terminals: Any) -> None:
+    """The prompt's date is the person's calendar day, whatever the daemon's time zone."""
+    far_west_daemon = Daemon(workdir / "far-west")
+    far_west_daemon.start(env={"TZ": DAEMON_TZ})
+    try:
+        before = datetime.now(CLIENT_OFFSET).date()
+        terminal = terminals(far_west_daemon.socket_path, "create", "ci", env={"TZ": CLIENT_TZ})
+        terminal.expect("Expiry date")
+        terminal.type_line("2031-05-17")
+        assert terminal.finish() == 0, terminal.output
+        after = datetime.now(CLIENT_OFFSET).date()
+
+        defaults = {f"[{one_year_after(day).isoformat()}]" for day in (before, after)}
+        assert any(default in terminal.output for default in defaults), terminal.output
+        expires_at = listed(far_west_daemon)["ci"]["expires_at"]
+        assert expires_at == client_end_of_day(date(2031, 5, 17))
+        assert "2031-05-17T23:59:59+14:00" in terminal.output
+    finally:
+        far_west_daemon.close()
 
 
 def test_create_prompt_accepts_never(daemon: Daemon, terminals: Any) -> None:
@@ -309,3 +356,18 @@ def test_list_times_shown_in_local_zone(daemon: Daemon, terminals: Any) -> None:
     expires_at = listed(daemon)["ci"]["expires_at"]
     assert expires.endswith("+08:00")
     assert datetime.fromisoformat(expires).timestamp() == expires_at
+
+
+# `uapi --stdin` on a terminal.
+
+
+def test_uapi_stdin_reads_without_echo(daemon: Daemon, terminals: Any) -> None:
+    token = daemon.call("create_full_access", name="checked")["data"]["token"]
+    account = pwd.getpwuid(os.getuid()).pw_name
+    arguments = ("--output=json", "--stdin=token", "Tokens", "verify", f"user={account}")
+    terminal = terminals(daemon.socket_path, *arguments, program=UAPI)
+    terminal.expect("token: ")
+    terminal.type_line(token)
+    assert terminal.finish() == cli.EXIT_OK
+    assert '"status": 1' in terminal.output
+    assert token not in terminal.output

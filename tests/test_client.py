@@ -20,7 +20,7 @@ from tokend_client.errors import (
     UAPIError,
 )
 
-from .helpers import Daemon, run_as
+from .helpers import Daemon
 
 FAR_FUTURE = 4102444800  # 2100-01-01 00:00:00 UTC
 
@@ -248,31 +248,3 @@ def test_malformed_reply_raises(raw: bytes, message: str) -> None:
 def test_truncated_reply_raises() -> None:
     with pytest.raises(unixhttp._ClosedEarly):
         read_reply(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort")
-
-
-def _resolve_as_user(environ: dict[str, str], system_socket: str) -> str:
-    from tokend_client.protocol import resolve_socket_path
-
-    os.environ.pop("TOKEND_SOCKET", None)
-    os.environ.update(environ)
-    return resolve_socket_path(system_socket=system_socket)
-
-
-@pytest.mark.root
-def test_default_socket_falls_back_to_system_daemon(daemon: Daemon, workdir: Path) -> None:
-    personal_dir = workdir / "runtime"
-    environ = {"XDG_RUNTIME_DIR": str(personal_dir)}
-    chosen = run_as("nobody", _resolve_as_user, environ, daemon.socket_path)
-    assert chosen == daemon.socket_path
-
-    (personal_dir / "tokend").mkdir(parents=True)
-    personal_socket = personal_dir / "tokend" / "tokend.sock"
-    with socket.socket(socket.AF_UNIX) as listener:
-        listener.bind(str(personal_socket))
-        chosen = run_as("nobody", _resolve_as_user, environ, daemon.socket_path)
-    assert chosen == str(personal_socket)
-
-    chosen = run_as(
-        "nobody", _resolve_as_user, {**environ, "TOKEND_SOCKET": "/x.sock"}, daemon.socket_path
-    )
-    assert chosen == "/x.sock"

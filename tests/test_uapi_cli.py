@@ -37,6 +37,22 @@ def run_uapi(socket_path: str, *arguments: str) -> subprocess.CompletedProcess[s
     )
 
 
+def run_uapi_with_stdin(
+    socket_path: str, stdin: bytes, *arguments: str
+) -> subprocess.CompletedProcess[str]:
+    """Run the installed `uapi` as `run_uapi` does, writing `stdin` to its standard input."""
+    env = {**os.environ, protocol.ENV_SOCKET: socket_path}
+    completed = subprocess.run(
+        [UAPI, *arguments], env=env, input=stdin, capture_output=True, timeout=60, check=False
+    )
+    return subprocess.CompletedProcess(
+        completed.args,
+        completed.returncode,
+        completed.stdout.decode("utf-8"),
+        completed.stderr.decode("utf-8"),
+    )
+
+
 def uapi_result(
     daemon: Daemon, output_format: str, function: str, *arguments: str, exit_status: int = 0
 ) -> Any:
@@ -161,6 +177,7 @@ def test_command_line_double_dash_ends_flags() -> None:
         ["Tokens", "list", "--output"],
         ["--user=", "Tokens", "list"],
         ["--socket=", "Tokens", "list"],
+        ["--stdin=", "Tokens", "list"],
         ["--user=a", "Tokens", "list", "api.user=b"],
         ["Nope", "--help"],
         ["Tokens", "nope", "--help"],
@@ -181,6 +198,7 @@ def test_help_lists_options(tmp_path: Path) -> None:
     assert completed.returncode == 0
     for text in ("usage: uapi", "--user=NAME", "--output=FORMAT", "--socket=PATH", "69"):
         assert text in completed.stdout
+    assert "--stdin=KEY" in completed.stdout
 
 
 def test_module_help_lists_functions(tmp_path: Path) -> None:
@@ -300,6 +318,57 @@ def test_verify_matches_jsonrpc(daemon: Daemon, output_format: str) -> None:
     assert by_uapi == daemon.call(protocol.VERIFY, user=own_account(), token=token)
     assert by_uapi["status"] == 1
     assert by_uapi["data"]["name"] == "checked"
+
+
+@pytest.mark.parametrize("newline", [b"\n", b"\r\n", b""], ids=["LF", "CRLF", "none"])
+def test_stdin_token_verifies(daemon: Daemon, newline: bytes) -> None:
+    token = daemon.call(protocol.CREATE, name="checked")["data"]["token"]
+    arguments = ("--output=json", "--stdin=token", "Tokens", "verify", f"user={own_account()}")
+    completed = run_uapi_with_stdin(daemon.socket_path, token.encode() + newline, *arguments)
+    assert completed.returncode == 0, completed
+    result = json.loads(completed.stdout)["result"]
+    assert result["status"] == 1
+    assert result["data"]["name"] == "checked"
+
+
+def test_stdin_value_not_decoded(daemon: Daemon) -> None:
+    """The value read from stdin is sent as it is: no percent-decoding, spaces kept."""
+    token = daemon.call(protocol.CREATE, name="checked")["data"]["token"]
+    arguments = ("--output=json", "--stdin=token", "Tokens", "verify", f"user={own_account()}")
+    for stdin in (token.encode() + b" \n", b"%41" + token[3:].encode()):
+        completed = run_uapi_with_stdin(daemon.socket_path, stdin, *arguments)
+        assert completed.returncode == cli.EXIT_FAILED, completed
+        assert json.loads(completed.stdout)["result"]["status"] == 0
+
+
+def test_stdin_reads_one_line(daemon: Daemon) -> None:
+    arguments = ("--output=json", "--stdin=name", "Tokens", "create_full_access")
+    completed = run_uapi_with_stdin(daemon.socket_path, b"first\nsecond\n", *arguments)
+    assert completed.returncode == 0, completed
+    assert json.loads(completed.stdout)["result"]["data"]["name"] == "first"
+
+
+@pytest.mark.parametrize(
+    ("stdin", "arguments", "message"),
+    [
+        (b"", [], "standard input is empty"),
+        (b"\xff\n", [], "not valid UTF-8"),
+        (b"A" * (cli.MAX_STDIN_VALUE_BYTES + 1), [], "longer than 65536 bytes"),
+        (b"A\n", ["token=B"], "given both with --stdin and as an argument"),
+        (b"A\n", ["--stdin=user"], "--stdin may be given only once"),
+    ],
+    ids=["empty", "not-utf8", "too-long", "also-argument", "twice"],
+)
+def test_stdin_usage_error_exits_2(
+    tmp_path: Path, stdin: bytes, arguments: list[str], message: str
+) -> None:
+    socket_path = str(tmp_path / "none.sock")
+    command = ["--stdin=token", "Tokens", "verify", "user=alice", *arguments]
+    completed = run_uapi_with_stdin(socket_path, stdin, *command)
+    assert completed.returncode == cli.EXIT_USAGE
+    assert completed.stdout == ""
+    assert message in completed.stderr
+    assert completed.stderr.count("\n") == 1
 
 
 @pytest.mark.parametrize("output_format", output.FORMATS)
