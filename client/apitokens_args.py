@@ -184,7 +184,8 @@ def _add_connection_options(parser: argparse.ArgumentParser, default: str | None
         metavar="PATH",
         default=default,
         help=f"the daemon's socket (default: ${protocol.ENV_SOCKET}, else "
-        f"{protocol.default_socket_path()})",
+        f"{protocol.default_socket_path()} when this account runs its own daemon, else "
+        f"{protocol.ROOT_SOCKET_PATH})",
     )
 
 

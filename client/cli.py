@@ -272,7 +272,7 @@ def _percent_decode(text: str, argument: str) -> str:
 
 def _help_text(module: str | None, function: str | None) -> str:
     if module is None:
-        return HELP.format(default_socket=protocol.default_socket_path())
+        return HELP.format(default_socket=_default_socket_text())
     if module != protocol.MODULE:
         raise UsageError(f"unknown module {module!r}: tokend provides only {protocol.MODULE}")
 
@@ -306,6 +306,13 @@ def _report_protocol_error(error: ProtocolError) -> int:
         _report(f"{error}. Run '{PROGRAM} {protocol.MODULE} --help' for the functions")
         return EXIT_USAGE
     return report_protocol_error(PROGRAM, error)
+
+
+def _default_socket_text() -> str:
+    personal = protocol.default_socket_path()
+    if personal == protocol.ROOT_SOCKET_PATH:
+        return personal
+    return f"{personal} when this account runs its own daemon, else {protocol.ROOT_SOCKET_PATH}"
 
 
 def report_protocol_error(program: str, error: ProtocolError) -> int:
