@@ -221,3 +221,32 @@ def test_socket_directory_link_of_other_user_is_refused(workdir: Path) -> None:
     assert completed.returncode == 1
     assert "symbolic link owned by uid" in completed.stderr
     assert not (target / "s.sock").exists()
+
+
+def test_config_writable_by_others_is_refused(workdir: Path) -> None:
+    config = workdir / "shared.toml"
+    config.write_text("verify_failure_limit = 1000000\n")
+    config.chmod(0o666)
+    completed = run_tokend(
+        "--config",
+        str(config),
+        "--socket",
+        str(workdir / "s.sock"),
+        "--database",
+        str(workdir / "db" / "t.db"),
+    )
+    assert completed.returncode == 2
+    assert "writable by group or others" in completed.stderr
+
+
+def test_readable_database_is_made_private(daemon_factory: object, workdir: Path) -> None:
+    state = workdir / "daemon0" / "state"
+    state.mkdir(parents=True, mode=0o700)
+    database = state / "tokens.db"
+    database.touch()
+    database.chmod(0o644)
+    daemon = daemon_factory()  # type: ignore[operator]
+    assert daemon.database_path == str(database)
+    daemon.call("create_full_access", name="a")
+    for path in state.iterdir():
+        assert path.stat().st_mode & 0o077 == 0, path

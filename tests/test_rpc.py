@@ -184,3 +184,55 @@ def test_nested_json_is_handled(daemon: Daemon) -> None:
     reply = post_json(daemon, b"[" * 100_000 + b"]" * 100_000)
     assert error_code(reply) == PARSE_ERROR
     assert still_serving(daemon)
+
+
+def test_batch_past_deadline_reports_each_call(daemon_factory: object) -> None:
+    daemon = daemon_factory(hash_profile="owasp", request_timeout_s=0.5)  # type: ignore[operator]
+    batch = [
+        {
+            "jsonrpc": "2.0",
+            "id": index,
+            "method": "Tokens::create_full_access",
+            "params": {"name": f"t{index}"},
+        }
+        for index in range(100)
+    ]
+    replies = post_json(daemon, json.dumps(batch).encode())
+    assert isinstance(replies, list)
+    assert len(replies) == 100
+    created = {reply["result"]["data"]["name"] for reply in replies if "result" in reply}
+    not_run = [reply for reply in replies if "error" in reply]
+    assert created
+    assert not_run
+    assert all(error_code(reply) == -32002 for reply in not_run)
+    listed = {entry["name"] for entry in daemon.call("list")["data"]}
+    # At most the one call that was running at the deadline committed without a result.
+    assert created <= listed
+    assert len(listed - created) <= 1
+
+
+def test_notification_errors_get_no_reply(daemon: Daemon) -> None:
+    for call in (
+        {"jsonrpc": "2.0", "method": "Tokens::nope"},
+        {"jsonrpc": "2.0", "method": "Tokens::list", "params": []},
+    ):
+        status, reply = daemon.post(json.dumps(call).encode())
+        assert status == 204, call
+        assert reply == b""
+
+
+def test_failed_calls_are_logged_with_a_count(daemon: Daemon) -> None:
+    batch = [
+        {
+            "jsonrpc": "2.0",
+            "id": index,
+            "method": "Tokens::rename",
+            "params": {"name": "bad name", "new_name": "x"},
+        }
+        for index in range(40)
+    ]
+    post_json(daemon, json.dumps(batch).encode())
+    assert daemon.stop() == 0
+    log = daemon.log()
+    assert log.count("event=call_failed ") == 5
+    assert "event=calls_failed account=root count=40" in log

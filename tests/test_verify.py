@@ -144,7 +144,7 @@ def test_non_root_verifies_own_token(daemon: Daemon) -> None:
 
 
 def retry_seconds(result: dict[str, Any]) -> int:
-    match = re.search(r"Retry in (\d+) seconds", result["errors"][0])
+    match = re.search(r"Retry in (\d+) seconds?\.", result["errors"][0])
     assert match, result
     return int(match.group(1))
 
@@ -336,3 +336,39 @@ async def test_burst_keeps_event_loop_responsive(daemon_factory: DaemonFactory) 
     assert all(reply["result"]["status"] == 1 for reply in replies)
     # The list call waited for at most a few argon2 jobs, not for the rest of the burst.
     assert done_before_list < 100
+
+
+def test_revoke_during_check_wins(daemon_factory: DaemonFactory) -> None:
+    daemon = daemon_factory(hash_profile="owasp", hash_workers=1, verify_cache_ttl_s=0.000001)
+    blocker = create(daemon, "blocker")
+
+    def rpc_body(method: str, params: dict[str, object]) -> dict[str, object]:
+        return {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
+
+    async def one_round(index: int) -> tuple[float, float, Any]:
+        victim = create(daemon, f"victim{index}")
+        connector = aiohttp.UnixConnector(path=daemon.socket_path, limit=0)
+        async with aiohttp.ClientSession(connector=connector) as session:
+
+            async def post(body: dict[str, object]) -> tuple[float, Any]:
+                async with session.post("http://localhost/", json=body) as response:
+                    reply = await response.json(content_type=None)
+                return time.monotonic(), reply
+
+            verify_params: dict[str, object] = {"user": "root", "token": blocker}
+            busy = asyncio.create_task(post(rpc_body("Tokens::verify", verify_params)))
+            checked = asyncio.create_task(
+                post(rpc_body("Tokens::verify", {"user": "root", "token": victim}))
+            )
+            await asyncio.sleep(0.005)
+            revoked_at, _ = await post(rpc_body("Tokens::revoke", {"name": f"victim{index}"}))
+            verified_at, reply = await checked
+            await busy
+        return revoked_at, verified_at, reply
+
+    async def rounds() -> list[tuple[float, float, Any]]:
+        return [await one_round(index) for index in range(10)]
+
+    for revoked_at, verified_at, reply in asyncio.run(rounds()):
+        if revoked_at < verified_at:
+            assert reply["result"]["status"] == 0, reply

@@ -179,6 +179,7 @@ def _path_from_env(environ: Mapping[str, str]) -> Path | None:
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as stream:
+            _check_config_owner(path, os.fstat(stream.fileno()))
             document = tomllib.load(stream)
     except FileNotFoundError:
         raise ConfigError(str(path), "the configuration file does not exist") from None
@@ -197,6 +198,19 @@ def _read_toml(path: Path) -> dict[str, Any]:
             )
         values[key] = _convert(f'{path}: key "{key}"', key, value)
     return values
+
+
+def _check_config_owner(path: Path, info: os.stat_result) -> None:
+    # The file sets the rate limits, the hash profile and the socket's mode, so an account that
+    # could write it could weaken all of them.
+    if info.st_uid not in (0, os.geteuid()):
+        raise ConfigError(
+            str(path), f"the file belongs to uid {info.st_uid}, not to root or this user"
+        )
+    if info.st_mode & 0o022:
+        raise ConfigError(
+            str(path), f"the file is writable by group or others; run `chmod go-w {path}`"
+        )
 
 
 def _convert(source: str, key: str, value: object) -> Any:

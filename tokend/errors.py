@@ -152,9 +152,10 @@ class RateLimitedError(UapiError):
 
     def __init__(self, subject: str, retry_after_s: float) -> None:
         seconds = max(1, math.ceil(retry_after_s))
+        unit = "second" if seconds == 1 else "seconds"
         super().__init__(
             f"Too many failed verifications for {subject}; this attempt was refused without "
-            f"checking the token. Retry in {seconds} seconds."
+            f"checking the token. Retry in {seconds} {unit}."
         )
 
 

@@ -46,8 +46,16 @@ def prepare_database_path(path: Path) -> None:
         raise StartupError(f"Cannot open the database {path}: {error.strerror}.") from None
     try:
         _check_not_foreign(path, os.fstat(descriptor), "database file")
+        # An existing file may have been created readable by others; the hashes and lookup
+        # ids in it are for the daemon's user alone.
+        os.fchmod(descriptor, 0o600)
     finally:
         os.close(descriptor)
+    for suffix in ("-wal", "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            companion = path.with_name(path.name + suffix)
+            if not companion.is_symlink() and companion.stat().st_uid == os.geteuid():
+                companion.chmod(0o600)
 
 
 def _make_private_directory(directory: Path) -> None:
@@ -169,8 +177,16 @@ def _remove_stale_socket(path: Path) -> None:
         probe.connect(str(path))
     except ConnectionRefusedError:
         # Nobody listens: a crashed daemon left the file behind.
-        with contextlib.suppress(FileNotFoundError):
+        try:
             path.unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as error:
+            raise StartupError(
+                f"Cannot remove the stale socket {path}: {error.strerror}. It belongs to uid "
+                f"{info.st_uid}; remove it as that user or root, or choose another path with "
+                "--socket."
+            ) from None
         return
     except OSError as error:
         if error.errno == errno.ENOENT:

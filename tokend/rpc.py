@@ -12,6 +12,7 @@ behaves like the same calls sent separately.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import math
@@ -28,6 +29,7 @@ from jsonrpcserver.sentinels import NOID
 from tokend_client import protocol
 
 from .errors import InvalidTokenError, RateLimitedError, TokenExpiredError, UapiError
+from .rejections import RejectionLog
 from .uapi import Caller, Params, TokenFunctions, UapiResult
 
 logger = logging.getLogger(__name__)
@@ -61,6 +63,11 @@ class Dispatcher:
 
     def __init__(self, functions: TokenFunctions, max_batch_size: int) -> None:
         self._max_batch_size = max_batch_size
+        self.rejections = RejectionLog()
+        self.stop_by: float | None = None
+        """Event loop time set on SIGTERM. Calls not started by then are answered as not run,
+        and calls still running then are answered as interrupted, so that every reply is sent
+        before the drain ends."""
         table: dict[str, Function] = {
             protocol.CREATE: functions.create_full_access,
             protocol.LIST: functions.list,
@@ -69,12 +76,19 @@ class Dispatcher:
             protocol.VERIFY: functions.verify,
         }
         self._methods = {
-            protocol.method_name(name): _json_rpc_method(protocol.method_name(name), function)
+            protocol.method_name(name): _json_rpc_method(
+                protocol.method_name(name), function, self.rejections
+            )
             for name, function in table.items()
         }
 
-    async def dispatch(self, body: bytes, caller: Caller) -> Reply:
-        """Return the reply to `body`, or None when it holds only notifications."""
+    async def dispatch(self, body: bytes, caller: Caller, deadline: float) -> Reply:
+        """Return the reply to `body`, or None when it holds only notifications.
+
+        `deadline` is the event loop time by which the reply is due. A call still running then
+        is answered with a timeout error (its write may still commit). A later call of a batch
+        is not started, so every call that ran gets its own result.
+        """
         try:
             document = parse_body(body)
         except RequestError as error:
@@ -82,7 +96,7 @@ class Dispatcher:
             return error_reply(error.code, error.message, error.request_id)
 
         if not isinstance(document, list):
-            return await self._dispatch_one(document, caller)
+            return await self._dispatch_in_time(document, caller, deadline)
 
         if not document:
             return error_reply(protocol.INVALID_REQUEST, "Invalid request: the batch is empty.")
@@ -94,16 +108,53 @@ class Dispatcher:
             )
         replies = []
         for element in document:
-            reply = await self._dispatch_one(element, caller)
+            reply = await self._dispatch_in_time(element, caller, deadline)
             if reply is not None:
                 replies.append(reply)
         return replies or None
+
+    async def _dispatch_in_time(
+        self, element: object, caller: Caller, deadline: float
+    ) -> dict[str, Any] | None:
+        request_id = element.get("id") if isinstance(element, dict) else None
+        if not _is_valid_id(request_id):
+            request_id = None
+        is_notification = isinstance(element, dict) and "id" not in element
+
+        now = asyncio.get_running_loop().time()
+        stop_by = self.stop_by if self.stop_by is not None else math.inf
+        if now >= stop_by:
+            reason, code = "shutting_down", protocol.SERVER_SHUTTING_DOWN
+            message = "The daemon is shutting down; this call was not run. Send it again."
+        elif now >= deadline:
+            reason, code = "timed_out", protocol.REQUEST_TIMEOUT
+            message = "Request timed out before this call could run; it was not run."
+        else:
+            try:
+                async with asyncio.timeout_at(min(deadline, stop_by)):
+                    return await self._dispatch_one(element, caller)
+            except TimeoutError:
+                # NOTE: a write already under way still commits; only this reply is lost.
+                stopped = self.stop_by is not None and self.stop_by <= deadline
+                reason = "shutting_down" if stopped else "timed_out"
+                code = protocol.SERVER_SHUTTING_DOWN if stopped else protocol.REQUEST_TIMEOUT
+                message = (
+                    "The call did not finish in time; a write it made may still have been "
+                    "committed, so list the tokens to see its effect."
+                )
+
+        logger.info("event=call_not_completed account=%s reason=%s", caller.account, reason)
+        return None if is_notification else error_reply(code, message, request_id)
 
     async def _dispatch_one(self, element: object, caller: Caller) -> dict[str, Any] | None:
         try:
             request = self._validate(element)
         except RequestError as error:
             logger.info("event=request_rejected account=%s reason=%s", caller.account, error.code)
+            notification = isinstance(element, dict) and "id" not in element
+            if notification and error.code in (protocol.METHOD_NOT_FOUND, protocol.INVALID_PARAMS):
+                # A well-formed notification never gets a reply, not even an error.
+                return None
             return error_reply(error.code, error.message, error.request_id)
 
         # The envelope is checked and the method found above, so this uses only the library's
@@ -252,7 +303,9 @@ def _finite_float(text: str) -> float:
     return value
 
 
-def _json_rpc_method(method: str, function: Function) -> Callable[..., Awaitable[object]]:
+def _json_rpc_method(
+    method: str, function: Function, rejections: RejectionLog
+) -> Callable[..., Awaitable[object]]:
     """Wrap a UAPI function as a jsonrpcserver method that never leaks exception text."""
 
     async def call(caller: Caller, /, **params: object) -> object:
@@ -264,7 +317,8 @@ def _json_rpc_method(method: str, function: Function) -> Callable[..., Awaitable
             result = UapiResult.failure(str(error))
         except UapiError as error:
             param = getattr(error, "param", None)
-            logger.info(
+            rejections.note(
+                caller.account,
                 "event=call_failed method=%s account=%s error=%s%s",
                 method,
                 caller.account,

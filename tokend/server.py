@@ -86,10 +86,11 @@ async def handle_rpc(request: web.Request) -> web.StreamResponse:
         logger.info("event=request_rejected account=%s reason=too_large", caller.account)
         return _json_error(413, protocol.REQUEST_TOO_LARGE, too_large)
 
+    deadline = asyncio.get_running_loop().time() + config.request_timeout_s
     try:
-        async with asyncio.timeout(config.request_timeout_s):
+        async with asyncio.timeout_at(deadline):
             body = await request.read()
-            reply = await request.app[DISPATCHER_KEY].dispatch(body, caller)
+        reply = await request.app[DISPATCHER_KEY].dispatch(body, caller, deadline)
     except web.HTTPRequestEntityTooLarge:
         logger.info("event=request_rejected account=%s reason=too_large", caller.account)
         return _json_error(413, protocol.REQUEST_TOO_LARGE, too_large)
@@ -187,6 +188,7 @@ def _housekeeping(functions: TokenFunctions) -> Callable[[web.Application], Asyn
         with contextlib.suppress(asyncio.CancelledError):
             await task
         functions.verifier.housekeeping()
+        app[DISPATCHER_KEY].rejections.flush()
 
     return run_in_background
 
@@ -197,6 +199,9 @@ async def serve(config: Config) -> None:
     On the signal the daemon stops accepting connections and lets the requests in progress
     finish for up to `shutdown_timeout_s`, then FINAL_GRACE_S more for their replies.
     """
+    # Caught from the start, so that a SIGTERM sent while the daemon starts, or as soon as
+    # READY=1 arrives, stops it cleanly.
+    stop = _catch_stop_signals()
     profile = PROFILES[config.hash_profile]
     if profile.test_only:
         logger.warning("event=insecure_profile profile=%s use=tests_only", profile.name)
@@ -214,8 +219,6 @@ async def serve(config: Config) -> None:
     )
     bound_path: Path | None = None
     watchdog: asyncio.Task[None] | None = None
-    # Caught from here on, so that a SIGTERM sent as soon as READY=1 arrives still drains.
-    stop = _catch_stop_signals()
     try:
         await runner.setup()
         listener, bound_path = _listen(config)
@@ -238,6 +241,11 @@ async def serve(config: Config) -> None:
         await stop.wait()
         _notify("STOPPING=1")
         logger.info("event=stopping timeout_s=%g", config.shutdown_timeout_s)
+        # Calls still running shortly before the drain ends are answered as interrupted, and
+        # batch calls not started by then as not run, so every request gets its reply in time.
+        reply_margin_s = min(1.0, config.shutdown_timeout_s / 2)
+        loop_time = asyncio.get_running_loop().time()
+        app[DISPATCHER_KEY].stop_by = loop_time + config.shutdown_timeout_s - reply_margin_s
         await site.stop()
         in_flight = app[IN_FLIGHT_KEY]
         if not await in_flight.wait_until_idle(config.shutdown_timeout_s):
@@ -297,4 +305,7 @@ def _catch_stop_signals() -> asyncio.Event:
     stop = asyncio.Event()
     for signal_number in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signal_number, stop.set)
+    # SIGHUP would end the daemon without a word; it has no configuration to reload, so the
+    # signal is logged and otherwise ignored.
+    loop.add_signal_handler(signal.SIGHUP, logger.info, "event=signal_ignored signal=SIGHUP")
     return stop

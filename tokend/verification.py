@@ -81,6 +81,13 @@ class Verifier:
             if not await self._check_secret(caller_uid, digest, stored, secret):
                 self._note_failure(account, stored.record.name, "wrong_secret")
                 raise InvalidTokenError
+            # Read the row again: a revoke or rename acknowledged while argon2 ran or waited
+            # for a worker must decide this answer too.
+            current = await self._store.find_by_lookup_id(lookup_id)
+            if current is None or current.secret_hash != stored.secret_hash:
+                self._note_failure(account, stored.record.name, "revoked_during_check")
+                raise InvalidTokenError
+            stored = current
             self._remember(digest, stored.secret_hash, time.monotonic())
 
         expires_at = stored.record.expires_at
@@ -119,9 +126,10 @@ class Verifier:
                 self._note_failure(stored.account, stored.record.name, "uid_rate_limited")
                 raise RateLimitedError(f"uid {caller_uid}", retry_after)
 
+        # Checks in progress count against the token, because parallel guesses target one
+        # token. They do not count against the uid, whose parallel checks of many different
+        # valid tokens are a gateway's normal burst.
         self._by_lookup_id.begin(lookup_id)
-        if limit_uid:
-            self._by_uid.begin(caller_uid)
         running = asyncio.ensure_future(self._hasher.verify(stored.secret_hash, secret))
         self._running[digest] = running
 
@@ -130,8 +138,8 @@ class Verifier:
             failed = not done.cancelled() and done.exception() is None and not done.result()
             finished_at = time.monotonic()
             self._by_lookup_id.finish(lookup_id, finished_at, failed)
-            if limit_uid:
-                self._by_uid.finish(caller_uid, finished_at, failed)
+            if limit_uid and failed:
+                self._by_uid.record(caller_uid, finished_at)
 
         running.add_done_callback(settle)
         return running
@@ -187,7 +195,7 @@ class Verifier:
             del self._cache[digest]
 
     async def run_housekeeping(self) -> None:
-        """Call `housekeeping` once per failure window until cancelled."""
+        """Call `housekeeping` once per failure window, at most once a second, until cancelled."""
         while True:
-            await asyncio.sleep(self.window_s)
+            await asyncio.sleep(max(self.window_s, 1.0))
             self.housekeeping()
