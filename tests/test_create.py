@@ -180,3 +180,13 @@ def test_errors_show_values_as_json(daemon: Daemon) -> None:
     assert "True" not in message
     message = daemon.call("create_full_access", name="a", expires_at=None)["errors"][0]
     assert "null" in message
+
+
+def test_create_stops_at_account_limit(daemon_factory: object) -> None:
+    daemon = daemon_factory(max_tokens_per_account=3)  # type: ignore[operator]
+    for index in range(3):
+        assert daemon.call("create_full_access", name=f"t{index}")["status"] == 1
+    result = daemon.call("create_full_access", name="t3")
+    assert_failed(result, "already has 3 tokens")
+    daemon.call("revoke", name="t0")
+    assert daemon.call("create_full_access", name="t3")["status"] == 1

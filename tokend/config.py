@@ -58,6 +58,7 @@ class Config:
     verify_failure_limit: int = 10
     verify_failure_limit_per_uid: int = 60
     account_cache_ttl_s: float = 5.0
+    max_tokens_per_account: int = 1000
 
 
 def _path(value: object) -> Path:
@@ -134,6 +135,7 @@ _CONVERTERS: dict[str, Callable[[object], Any]] = {
     "verify_failure_limit": _positive_int,
     "verify_failure_limit_per_uid": _positive_int,
     "account_cache_ttl_s": _positive_seconds,
+    "max_tokens_per_account": _positive_int,
 }
 
 _ENVIRONMENT = {

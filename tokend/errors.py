@@ -73,6 +73,16 @@ class TokenNotFoundError(UapiError):
         )
 
 
+class TokenLimitError(UapiError):
+    """The account already has as many tokens as one account may have."""
+
+    def __init__(self, account: str, limit: int) -> None:
+        super().__init__(
+            f'The account "{account}" already has {limit} tokens, the most one account may '
+            "have. Revoke tokens it no longer needs, then try again."
+        )
+
+
 class AccessDeniedError(UapiError):
     """The caller may not act on another account's tokens."""
 

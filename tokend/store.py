@@ -26,7 +26,7 @@ from typing import TypeVar
 
 import aiosqlite
 
-from .errors import DuplicateNameError, StorageUnavailableError, TokenNotFoundError
+from .errors import DuplicateNameError, StorageUnavailableError, TokenLimitError, TokenNotFoundError
 from .files import prepare_database_path
 from .migrations import apply_migrations
 
@@ -112,13 +112,23 @@ class Store:
         return None
 
     async def insert(
-        self, account: str, record: TokenRecord, lookup_id: str, secret_hash: str
+        self,
+        account: str,
+        record: TokenRecord,
+        lookup_id: str,
+        secret_hash: str,
+        max_tokens: int,
     ) -> None:
-        """Add a token. Raises `DuplicateNameError` or `LookupIdTakenError`."""
+        """Add a token. Raises `DuplicateNameError`, `TokenLimitError` or `LookupIdTakenError`."""
 
         async def work(db: aiosqlite.Connection) -> None:
             if await _has_name(db, account, record.name):
                 raise DuplicateNameError(account, record.name)
+            rows = await db.execute_fetchall(
+                "SELECT count(*) FROM tokens WHERE account = ?", (account,)
+            )
+            if next(iter(rows))[0] >= max_tokens:
+                raise TokenLimitError(account, max_tokens)
             if await _has_lookup_id(db, lookup_id):
                 raise LookupIdTakenError
             await db.execute(

@@ -134,7 +134,13 @@ class TokenFunctions:
         for _ in range(_LOOKUP_ID_ATTEMPTS):
             token = await self._hasher.new_token()
             try:
-                await self._store.insert(account, record, token.lookup_id, token.secret_hash)
+                await self._store.insert(
+                    account,
+                    record,
+                    token.lookup_id,
+                    token.secret_hash,
+                    self._config.max_tokens_per_account,
+                )
             except LookupIdTakenError:
                 continue
             break
