@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 
 from .. import test_fuzz
-from ..helpers import Daemon
+from ..conftest import DaemonFactory
 from ..test_crash import kill_during_writes
 from ..test_races import race_writers
 
@@ -21,11 +21,17 @@ target = test_fuzz.target
 LONG_FUZZ = settings(test_fuzz.EXAMPLES, max_examples=5000)
 
 
-def test_two_hundred_sigkills(daemon: Daemon) -> None:
+# These runs create far more tokens per account than the default cap allows.
+MANY_TOKENS = 1_000_000
+
+
+def test_two_hundred_sigkills(daemon_factory: DaemonFactory) -> None:
+    daemon = daemon_factory(max_tokens_per_account=MANY_TOKENS)
     kill_during_writes(daemon, rounds=200, seed=7)
 
 
-def test_fifty_concurrent_writers(daemon: Daemon) -> None:
+def test_fifty_concurrent_writers(daemon_factory: DaemonFactory) -> None:
+    daemon = daemon_factory(max_tokens_per_account=MANY_TOKENS)
     race_writers(daemon, clients=50, calls=200, seed=5000)
 
 
