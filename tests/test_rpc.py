@@ -236,3 +236,12 @@ def test_failed_calls_are_logged_with_a_count(daemon: Daemon) -> None:
     log = daemon.log()
     assert log.count("event=call_failed ") == 5
     assert "event=calls_failed account=root count=40" in log
+
+
+def test_rejected_requests_are_logged_with_a_count(daemon: Daemon) -> None:
+    for _ in range(20):
+        assert error_code(post_json(daemon, b"not json")) == PARSE_ERROR
+    assert daemon.stop() == 0
+    log = daemon.log()
+    assert log.count("event=request_rejected account=root") == 5
+    assert "event=calls_failed account=root count=20" in log

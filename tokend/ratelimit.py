@@ -5,16 +5,16 @@ from __future__ import annotations
 from collections import Counter, deque
 from collections.abc import Hashable
 
-# Seconds to wait when the limit is reached only by attempts that are still in progress; an
+# Seconds to wait when the limit is reached only by attempts that are still in progress. An
 # argon2 check takes tens of milliseconds, so by then they have finished.
 PENDING_RETRY_S = 1.0
 
 
 class FailureLimiter:
-    """Counts failures per key over the last `window_s` seconds and refuses past `limit`.
+    """Counts failures per key over the last `window_s` seconds and rejects past `limit`.
 
     Each key keeps at most `limit` timestamps, so memory stays proportional to the number of
-    keys that failed recently; `prune` drops keys whose failures have all aged out.
+    keys that failed recently. `prune` drops keys whose failures have all aged out.
     """
 
     def __init__(self, limit: int, window_s: float) -> None:

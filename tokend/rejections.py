@@ -1,4 +1,4 @@
-"""Logging of failed calls that any local account can repeat at will, without flooding.
+"""Logging of failed and rejected calls, which any local account can repeat at will.
 
 Each account gets up to `burst` log lines per window, one per failed call. Further failures in
 the window are only counted, and the count is logged when the next window starts, or when the
@@ -17,7 +17,7 @@ logger = logging.getLogger(__name__)
 
 
 class RejectionLog:
-    """Logs failed calls per account: the first few lines, then a count per window."""
+    """Logs failed and rejected calls per account: the first few lines, then a count."""
 
     def __init__(
         self, window_s: float = 60.0, burst: int = 5, clock: Callable[[], float] = time.monotonic

@@ -65,9 +65,9 @@ class Dispatcher:
         self._max_batch_size = max_batch_size
         self.rejections = RejectionLog()
         self.stop_by: float | None = None
-        """Event loop time set on SIGTERM. Calls not started by then are answered as not run,
-        and calls still running then are answered as interrupted, so that every reply is sent
-        before the drain ends."""
+        """Event loop time set on SIGTERM. Calls not started by then get a not-run error, and
+        calls still running then an interrupted error, so that every reply is sent before the
+        drain ends."""
         table: dict[str, Function] = {
             protocol.CREATE: functions.create_full_access,
             protocol.LIST: functions.list,
@@ -86,13 +86,18 @@ class Dispatcher:
         """Return the reply to `body`, or None when it holds only notifications.
 
         `deadline` is the event loop time by which the reply is due. A call still running then
-        is answered with a timeout error (its write may still commit). A later call of a batch
-        is not started, so every call that ran gets its own result.
+        gets a timeout error (its write may still commit). A later call of a batch is not
+        started, so every call that ran gets its own result.
         """
         try:
             document = parse_body(body)
         except RequestError as error:
-            logger.info("event=request_rejected account=%s reason=%s", caller.account, error.code)
+            self.rejections.note(
+                caller.account,
+                "event=request_rejected account=%s reason=%s",
+                caller.account,
+                error.code,
+            )
             return error_reply(error.code, error.message, error.request_id)
 
         if not isinstance(document, list):
@@ -143,14 +148,21 @@ class Dispatcher:
                     "committed, so list the tokens to see its effect."
                 )
 
-        logger.info("event=call_not_completed account=%s reason=%s", caller.account, reason)
+        self.rejections.note(
+            caller.account, "event=call_not_completed account=%s reason=%s", caller.account, reason
+        )
         return None if is_notification else error_reply(code, message, request_id)
 
     async def _dispatch_one(self, element: object, caller: Caller) -> dict[str, Any] | None:
         try:
             request = self._validate(element)
         except RequestError as error:
-            logger.info("event=request_rejected account=%s reason=%s", caller.account, error.code)
+            self.rejections.note(
+                caller.account,
+                "event=request_rejected account=%s reason=%s",
+                caller.account,
+                error.code,
+            )
             notification = isinstance(element, dict) and "id" not in element
             if notification and error.code in (protocol.METHOD_NOT_FOUND, protocol.INVALID_PARAMS):
                 # A well-formed notification never gets a reply, not even an error.
@@ -163,8 +175,10 @@ class Dispatcher:
         call = create_request(request)
         if call.id is NOID and call.method == protocol.method_name(protocol.CREATE):
             # A notification gets no reply, so the new token's value could never be shown.
-            logger.info(
-                "event=request_rejected account=%s reason=create_as_notification", caller.account
+            self.rejections.note(
+                caller.account,
+                "event=request_rejected account=%s reason=create_as_notification",
+                caller.account,
             )
             return None
         result = await jsonrpc_call(call, caller, self._methods[call.method])

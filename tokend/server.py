@@ -106,12 +106,13 @@ async def handle_rpc(request: web.Request) -> web.StreamResponse:
         response.force_close()
         return response
     except TimeoutError:
-        # NOTE: a write already under way still commits; only its reply is lost.
+        # Only the body read is under this timeout; the dispatcher answers its own calls.
         logger.info("event=request_timed_out account=%s", caller.account)
         return _json_error(
             408,
             protocol.REQUEST_TIMEOUT,
-            f"Request timed out after {config.request_timeout_s:g} seconds.",
+            f"Request timed out after {config.request_timeout_s:g} seconds before its body "
+            "arrived; nothing was run. Send the whole body at once.",
         )
 
     if reply is None:
@@ -241,8 +242,8 @@ async def serve(config: Config) -> None:
         await stop.wait()
         _notify("STOPPING=1")
         logger.info("event=stopping timeout_s=%g", config.shutdown_timeout_s)
-        # Calls still running shortly before the drain ends are answered as interrupted, and
-        # batch calls not started by then as not run, so every request gets its reply in time.
+        # Calls still running shortly before the drain ends get an interrupted error, and batch
+        # calls not started by then a not-run error, so every request gets its reply in time.
         reply_margin_s = min(1.0, config.shutdown_timeout_s / 2)
         loop_time = asyncio.get_running_loop().time()
         app[DISPATCHER_KEY].stop_by = loop_time + config.shutdown_timeout_s - reply_margin_s

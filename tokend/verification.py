@@ -81,8 +81,8 @@ class Verifier:
             if not await self._check_secret(caller_uid, digest, stored, secret):
                 self._note_failure(account, stored.record.name, "wrong_secret")
                 raise InvalidTokenError
-            # Read the row again: a revoke or rename acknowledged while argon2 ran or waited
-            # for a worker must decide this answer too.
+            # Read the row again, because a revoke or rename acknowledged while argon2 ran or
+            # waited for a worker must decide this result too.
             current = await self._store.find_by_lookup_id(lookup_id)
             if current is None or current.secret_hash != stored.secret_hash:
                 self._note_failure(account, stored.record.name, "revoked_during_check")
