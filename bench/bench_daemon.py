@@ -46,6 +46,8 @@ BURST_SAMPLE_INTERVAL_S = 0.01
 # The cache lifetime that makes every verification run argon2: a microsecond, the smallest
 # value the configuration accepts in practice (it must be greater than 0).
 UNCACHED_TTL_S = 1e-6
+# Different tokens presented in the uncached runs and bursts (100 owasp hashes, about 2 s).
+BURST_TOKENS = 100
 
 
 @dataclass(frozen=True)
@@ -259,9 +261,16 @@ class Bench:
         daemon = DaemonProcess(self.workdir, "uncached", config)
         with self.running(daemon):
             self.results.add_number("rss_idle", memory_kib(daemon.pid)["VmRSS"])
-            token = create_token(daemon, "uncached")
-            body = request_body(protocol.VERIFY, {"user": "root", "token": token})
+            # Concurrent checks of one token share one argon2 run, so every client and every
+            # burst slot presents a token of its own, up to BURST_TOKENS different tokens.
+            bodies = tuple(
+                request_body(
+                    protocol.VERIFY, {"user": "root", "token": create_token(daemon, f"u{index}")}
+                )
+                for index in range(BURST_TOKENS)
+            )
             clients = self.settings.uncached_clients
+            body = bodies[:clients]
             for round_index in range(self.settings.rounds):
                 self.log(f"round {round_index + 1}: raw argon2 in {threads} threads")
                 rate = baselines.argon2_verifications_per_s(
@@ -275,10 +284,10 @@ class Bench:
                 self.results.add("verify_uncached", measure(daemon, spec))
             self.results.add_number("rss_warm", memory_kib(daemon.pid)["VmRSS"])
             for size in self.settings.bursts:
-                self.burst(daemon, body, size)
+                self.burst(daemon, bodies, size)
             self.results.add_number("rss_hwm", memory_kib(daemon.pid)["VmHWM"])
 
-    def burst(self, daemon: ServerProcess, body: bytes, size: int) -> None:
+    def burst(self, daemon: ServerProcess, bodies: tuple[bytes, ...], size: int) -> None:
         self.log(f"burst of {size} concurrent uncached verifications")
         peak = 0
         done = threading.Event()
@@ -291,7 +300,7 @@ class Bench:
         sampler = threading.Thread(target=sample)
         sampler.start()
         try:
-            result = asyncio.run(loadgen.burst(daemon.socket_path, body, size))
+            result = asyncio.run(loadgen.burst(daemon.socket_path, bodies, size))
         finally:
             done.set()
             sampler.join()
@@ -304,8 +313,12 @@ class Bench:
 
     def creates(self) -> None:
         """Measure durable token creation against raw SQLite inserts with the same pragmas."""
-        fast = DaemonProcess(self.workdir, "writes", {"hash_profile": "test-only-fast"})
-        owasp = DaemonProcess(self.workdir, "writes-owasp", {"hash_profile": DEFAULT_PROFILE})
+        # The runs create thousands of tokens in one account, past the default cap.
+        many = {"max_tokens_per_account": 10_000_000}
+        fast = DaemonProcess(self.workdir, "writes", {"hash_profile": "test-only-fast", **many})
+        owasp = DaemonProcess(
+            self.workdir, "writes-owasp", {"hash_profile": DEFAULT_PROFILE, **many}
+        )
         body = request_body(protocol.CREATE, {"name": loadgen.UNIQUE_MARKER.decode()})
         raw_path = self.workdir / "raw-inserts.db"
         with self.running(fast), self.running(owasp):

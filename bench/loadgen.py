@@ -69,7 +69,8 @@ class LoadSpec:
     """One load run: where to send which body, from how many clients, for how long."""
 
     socket_path: str
-    body: bytes
+    body: bytes | tuple[bytes, ...]
+    """One body for every client, or one body per client index (taken in turn)."""
     clients: int
     duration_s: float
     processes: int = 1
@@ -160,13 +161,16 @@ async def _send(session: aiohttp.ClientSession, body: bytes) -> str | None:
 class _BodySource:
     """Request bodies, with `@N@` replaced by a unique string where the template has it."""
 
-    def __init__(self, template: bytes, process_index: int) -> None:
-        self._template = template
-        self._unique = UNIQUE_MARKER in template
+    def __init__(self, template: bytes | tuple[bytes, ...], process_index: int) -> None:
+        self._per_client = template if isinstance(template, tuple) else None
+        self._template = template if isinstance(template, bytes) else b""
+        self._unique = UNIQUE_MARKER in self._template
         self._prefix = f"p{process_index}c"
         self._counter = 0
 
     def next(self, client_index: int) -> bytes:
+        if self._per_client is not None:
+            return self._per_client[client_index % len(self._per_client)]
         if not self._unique:
             return self._template
         self._counter += 1
@@ -174,8 +178,10 @@ class _BodySource:
         return self._template.replace(UNIQUE_MARKER, unique)
 
 
-async def burst(socket_path: str, body: bytes, count: int) -> LoadResult:
+async def burst(socket_path: str, bodies: tuple[bytes, ...], count: int) -> LoadResult:
     """Send `count` requests at once, each on its own connection, and wait for all replies.
+
+    Request `i` carries `bodies[i % len(bodies)]`.
 
     A request whose connection fails, or whose reply is not a success, counts as a failure.
     """
@@ -184,7 +190,7 @@ async def burst(socket_path: str, body: bytes, count: int) -> LoadResult:
     result = LoadResult()
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
 
-        async def one() -> None:
+        async def one(body: bytes) -> None:
             sent = time.perf_counter()
             try:
                 failure = await _send(session, body)
@@ -198,7 +204,7 @@ async def burst(socket_path: str, body: bytes, count: int) -> LoadResult:
                 result.failure_reasons[failure] += 1
 
         started = time.perf_counter()
-        await asyncio.gather(*(one() for _ in range(count)))
+        await asyncio.gather(*(one(bodies[index % len(bodies)]) for index in range(count)))
         result.elapsed_s = time.perf_counter() - started
     result.requests = len(result.latencies_s)
     return result
